@@ -1,0 +1,694 @@
+#include "broker/brokerprops.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/duration.h"
+#include "common/timefmt.h"
+
+/* ---- settable BrokerProperties keys ---------------------------------------------------- */
+
+enum key_kind {
+	KEY_STRING,       /* a char * field of struct msg_props */
+	KEY_TTL,          /* TimeToLive: seconds as a JSON number */
+	KEY_TTL_TIMESPAN, /* TimeToLiveTimeSpan (batch only): .NET TimeSpan text */
+	KEY_DATE,         /* ScheduledEnqueueTimeUtc: HTTP date (or ISO-8601) */
+	KEY_BOOL,         /* ForcePersistence */
+};
+
+struct key_spec {
+	const char *name;
+	enum key_kind kind;
+	size_t off;      /* KEY_STRING: offset of the char * in struct msg_props */
+	size_t max_len;  /* KEY_STRING: 0 = no limit */
+	bool batch_only;
+};
+
+#define STR_KEY(n, field, max) { n, KEY_STRING, offsetof(struct msg_props, field), max, false }
+
+static const struct key_spec settable_keys[] = {
+	STR_KEY("MessageId", message_id, BROKERPROPS_ID_MAX),
+	STR_KEY("CorrelationId", correlation_id, 0),
+	STR_KEY("SessionId", session_id, BROKERPROPS_ID_MAX),
+	STR_KEY("ReplyTo", reply_to, 0),
+	STR_KEY("ReplyToSessionId", reply_to_session_id, BROKERPROPS_ID_MAX),
+	STR_KEY("To", to, 0),
+	STR_KEY("Label", label, 0),
+	STR_KEY("ContentType", content_type, 0),
+	STR_KEY("PartitionKey", partition_key, BROKERPROPS_ID_MAX),
+	STR_KEY("ViaPartitionKey", via_partition_key, BROKERPROPS_ID_MAX),
+	{ "TimeToLive", KEY_TTL, 0, 0, false },
+	{ "TimeToLiveTimeSpan", KEY_TTL_TIMESPAN, 0, 0, true },
+	{ "ScheduledEnqueueTimeUtc", KEY_DATE, 0, 0, false },
+	{ "ForcePersistence", KEY_BOOL, 0, 0, false },
+};
+
+static void detail_set(struct lz_detail *d, const char *prefix, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes `prefix` followed by the formatted text to `d` (may be NULL). */
+static void detail_set(struct lz_detail *d, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (d == NULL)
+		return;
+	n = snprintf(d->text, sizeof(d->text), "%s", prefix);
+	if (n < 0 || (size_t)n >= sizeof(d->text))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(d->text + n, sizeof(d->text) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static const struct key_spec *key_find(const char *name, bool batch)
+{
+	for (size_t i = 0; i < sizeof(settable_keys) / sizeof(settable_keys[0]); i++) {
+		if (strcmp(settable_keys[i].name, name) == 0)
+			return settable_keys[i].batch_only && !batch ? NULL : &settable_keys[i];
+	}
+	return NULL;
+}
+
+static lz_err key_apply(const struct key_spec *k, json_t *v, struct msg_props *out, bool *ttl_from_span,
+			const char *where, struct lz_detail *detail)
+{
+	char **field;
+	const char *s;
+	int64_t ms;
+	lz_err e;
+
+	switch (k->kind) {
+	case KEY_STRING:
+		if (!json_is_string(v)) {
+			detail_set(detail, where, "The value of '%s' must be a string.", k->name);
+			return LZ_EINVAL;
+		}
+		s = json_string_value(v);
+		if (k->max_len != 0 && strlen(s) > k->max_len) {
+			detail_set(detail, where, "The value of '%s' exceeds the maximum length of %zu characters.",
+				   k->name, k->max_len);
+			return LZ_ERANGE;
+		}
+		field = (char **)((char *)out + k->off);
+		free(*field);
+		*field = strdup(s);
+		return *field == NULL ? LZ_ENOMEM : LZ_OK;
+	case KEY_TTL:
+		if (!json_is_number(v)) {
+			detail_set(detail, where, "The value of '%s' must be a number of seconds.", k->name);
+			return LZ_EINVAL;
+		}
+		e = duration_from_seconds(json_number_value(v), &ms);
+		if (e != LZ_OK) {
+			detail_set(detail, where, "The value of '%s' must not be negative.", k->name);
+			return LZ_ERANGE;
+		}
+		if (!*ttl_from_span) {
+			out->has_ttl = true;
+			out->ttl_ms = ms;
+		}
+		return LZ_OK;
+	case KEY_TTL_TIMESPAN:
+		if (!json_is_string(v)) {
+			detail_set(detail, where, "The value of '%s' must be a TimeSpan string.", k->name);
+			return LZ_EINVAL;
+		}
+		e = duration_parse_timespan(json_string_value(v), &ms);
+		if (e != LZ_OK) {
+			detail_set(detail, where, "The value of '%s' is not a valid non-negative TimeSpan: '%s'.",
+				   k->name, json_string_value(v));
+			return e == LZ_ERANGE ? LZ_ERANGE : LZ_EINVAL;
+		}
+		out->has_ttl = true;
+		out->ttl_ms = ms;
+		*ttl_from_span = true;
+		return LZ_OK;
+	case KEY_DATE:
+		if (!json_is_string(v)) {
+			detail_set(detail, where, "The value of '%s' must be an RFC 1123 date string.", k->name);
+			return LZ_EINVAL;
+		}
+		s = json_string_value(v);
+		if (timefmt_parse_http_date(s, &ms) != LZ_OK && timefmt_parse_iso8601(s, &ms) != LZ_OK) {
+			detail_set(detail, where, "The value of '%s' is not a valid RFC 1123 date: '%s'.", k->name, s);
+			return LZ_EINVAL;
+		}
+		out->scheduled_enqueue_ms = ms;
+		return LZ_OK;
+	case KEY_BOOL:
+		if (!json_is_boolean(v)) {
+			detail_set(detail, where, "The value of '%s' must be true or false.", k->name);
+			return LZ_EINVAL;
+		}
+		out->force_persistence = json_is_true(v);
+		return LZ_OK;
+	}
+	return LZ_EINVAL;
+}
+
+/* Fills `out` (zeroed) from the JSON object `obj`; releases `out` on failure. */
+static lz_err props_from_json(json_t *obj, bool batch, const char *where, struct msg_props *out,
+			      struct lz_detail *detail)
+{
+	const char *key;
+	json_t *v;
+	bool ttl_from_span = false;
+	lz_err e = LZ_OK;
+
+	json_object_foreach(obj, key, v) {
+		const struct key_spec *k = key_find(key, batch);
+
+		if (k == NULL || json_is_null(v))
+			continue;
+		e = key_apply(k, v, out, &ttl_from_span, where, detail);
+		if (e != LZ_OK)
+			goto out_release_props;
+	}
+	if (out->session_id != NULL && out->partition_key != NULL &&
+	    strcmp(out->session_id, out->partition_key) != 0) {
+		detail_set(detail, where, "'PartitionKey' must be equal to 'SessionId' when both are set.");
+		e = LZ_EINVAL;
+		goto out_release_props;
+	}
+	return LZ_OK;
+
+out_release_props:
+	msg_props_release(out);
+	return e;
+}
+
+lz_err brokerprops_parse(const char *json, size_t len, struct msg_props *out, struct lz_detail *detail)
+{
+	json_error_t jerr;
+	json_t *root;
+	size_t i;
+	lz_err e;
+
+	for (i = 0; i < len && (json[i] == ' ' || json[i] == '\t'); i++)
+		;
+	if (i == len)
+		return LZ_OK;
+	root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+	if (root == NULL) {
+		detail_set(detail, "", "The BrokerProperties header is not valid JSON: %s.", jerr.text);
+		return LZ_EINVAL;
+	}
+	if (!json_is_object(root)) {
+		detail_set(detail, "", "The BrokerProperties header must be a JSON object.");
+		e = LZ_EINVAL;
+		goto out_free_root;
+	}
+	e = props_from_json(root, false, "BrokerProperties: ", out, detail);
+out_free_root:
+	json_decref(root);
+	return e;
+}
+
+/* ---- JSON output ------------------------------------------------------------------------- */
+
+/* Decodes one UTF-8 sequence at `s` into *cp; returns its length, or 0 when invalid. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		c = s[0] & 0x1fu;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		c = s[0] & 0x0fu;
+	} else {
+		n = 4;
+		c = s[0] & 0x07u;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+lz_err brokerprops_json_string(struct strbuf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t run;
+	lz_err e;
+
+	e = strbuf_addch(out, '"');
+	while (e == LZ_OK && *p != '\0') {
+		uint32_t cp;
+		size_t n;
+
+		for (run = 0; p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\'; run++)
+			;
+		if (run > 0) {
+			e = strbuf_add(out, p, run);
+			p += run;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			e = strbuf_adds(out, "\\\"");
+			break;
+		case '\\':
+			e = strbuf_adds(out, "\\\\");
+			break;
+		case '\n':
+			e = strbuf_adds(out, "\\n");
+			break;
+		case '\r':
+			e = strbuf_adds(out, "\\r");
+			break;
+		case '\t':
+			e = strbuf_adds(out, "\\t");
+			break;
+		default:
+			if (*p < 0x80) {
+				e = strbuf_addf(out, "\\u%04x", *p);
+				break;
+			}
+			n = utf8_decode(p, &cp);
+			if (n == 0) {
+				/* Invalid UTF-8: one replacement character per bad byte. */
+				e = strbuf_adds(out, "\\ufffd");
+				break;
+			}
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				e = strbuf_addf(out, "\\u%04x\\u%04x", 0xd800u + (cp >> 10), 0xdc00u + (cp & 0x3ffu));
+			} else {
+				e = strbuf_addf(out, "\\u%04x", cp);
+			}
+			p += n - 1;
+			break;
+		}
+		p++;
+	}
+	return e == LZ_OK ? strbuf_addch(out, '"') : e;
+}
+
+/* Appends `,"key":` (no comma before the first key). */
+static lz_err json_key(struct strbuf *out, bool *first, const char *key)
+{
+	lz_err e = LZ_OK;
+
+	if (!*first)
+		e = strbuf_addch(out, ',');
+	*first = false;
+	if (e == LZ_OK)
+		e = strbuf_addf(out, "\"%s\":", key);
+	return e;
+}
+
+static lz_err json_str_field(struct strbuf *out, bool *first, const char *key, const char *s)
+{
+	lz_err e;
+
+	if (s == NULL)
+		return LZ_OK;
+	e = json_key(out, first, key);
+	return e == LZ_OK ? brokerprops_json_string(out, s) : e;
+}
+
+static lz_err json_date_field(struct strbuf *out, bool *first, const char *key, int64_t ms)
+{
+	char text[TIMEFMT_RFC1123_LEN];
+	lz_err e;
+
+	e = timefmt_rfc1123(ms, text, sizeof(text));
+	if (e == LZ_OK)
+		e = json_key(out, first, key);
+	return e == LZ_OK ? strbuf_addf(out, "\"%s\"", text) : e;
+}
+
+/* The keys of spec §1.2 in ordinal order; ContentType only for the emulator's JSON form. */
+static lz_err props_render(const struct msg_out *m, bool with_content_type, struct strbuf *out)
+{
+	const struct msg_props *p = &m->props;
+	char ttl[DURATION_SECONDS_LEN];
+	bool first = true;
+	lz_err e;
+
+	e = strbuf_addch(out, '{');
+	if (e == LZ_OK && with_content_type)
+		e = json_str_field(out, &first, "ContentType", p->content_type);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "CorrelationId", p->correlation_id);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "DeadLetterSource", m->dead_letter_source);
+	if (e == LZ_OK)
+		e = json_key(out, &first, "DeliveryCount");
+	if (e == LZ_OK)
+		e = strbuf_addf(out, "%" PRIu32, m->delivery_count);
+	if (e == LZ_OK)
+		e = json_key(out, &first, "EnqueuedSequenceNumber");
+	if (e == LZ_OK)
+		e = strbuf_addf(out, "%" PRIu64, m->enqueued_seq);
+	if (e == LZ_OK)
+		e = json_date_field(out, &first, "EnqueuedTimeUtc", m->enqueued_ms);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "Label", p->label);
+	if (e == LZ_OK && m->lock_token[0] != '\0') {
+		e = json_str_field(out, &first, "LockToken", m->lock_token);
+		if (e == LZ_OK)
+			e = json_date_field(out, &first, "LockedUntilUtc", m->locked_until_ms);
+	}
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "MessageId", p->message_id);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "PartitionKey", p->partition_key);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "ReplyTo", p->reply_to);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "ReplyToSessionId", p->reply_to_session_id);
+	if (e == LZ_OK && p->scheduled_enqueue_ms != 0)
+		e = json_date_field(out, &first, "ScheduledEnqueueTimeUtc", p->scheduled_enqueue_ms);
+	if (e == LZ_OK)
+		e = json_key(out, &first, "SequenceNumber");
+	if (e == LZ_OK)
+		e = strbuf_addf(out, "%" PRIu64, m->seq);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "SessionId", p->session_id);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "State", msg_state_name(m->state));
+	if (e == LZ_OK)
+		e = json_key(out, &first, "TimeToLive");
+	if (e == LZ_OK) {
+		duration_format_seconds(m->ttl_ms, ttl, sizeof(ttl));
+		e = strbuf_adds(out, ttl);
+	}
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "To", p->to);
+	if (e == LZ_OK)
+		e = json_str_field(out, &first, "ViaPartitionKey", p->via_partition_key);
+	return e == LZ_OK ? strbuf_addch(out, '}') : e;
+}
+
+lz_err brokerprops_render(const struct msg_out *m, struct strbuf *out)
+{
+	return props_render(m, false, out);
+}
+
+/* One user property as a JSON value: strings and dates (RFC 1123) as strings, durations as
+ * seconds, doubles that JSON cannot hold as the .NET names in a string. */
+static lz_err json_value(struct strbuf *out, const struct value *v)
+{
+	char text[64];
+	lz_err e;
+
+	switch (v->type) {
+	case VALUE_STRING:
+		return brokerprops_json_string(out, v->u.s);
+	case VALUE_INT:
+	case VALUE_LONG:
+		return strbuf_addf(out, "%" PRId64, v->u.i);
+	case VALUE_BOOL:
+		return strbuf_adds(out, v->u.b ? "true" : "false");
+	case VALUE_DOUBLE:
+		if (!isfinite(v->u.d))
+			return strbuf_adds(out, isnan(v->u.d) ? "\"NaN\"" : v->u.d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+		e = value_format_text(v, text, sizeof(text));
+		return e == LZ_OK ? strbuf_adds(out, text) : e;
+	case VALUE_DATETIME:
+		e = timefmt_rfc1123(v->u.i, text, sizeof(text));
+		return e == LZ_OK ? strbuf_addf(out, "\"%s\"", text) : e;
+	case VALUE_DURATION:
+		duration_format_seconds(v->u.i, text, sizeof(text));
+		return strbuf_adds(out, text);
+	case VALUE_NULL:
+		break;
+	}
+	return strbuf_adds(out, "null");
+}
+
+static lz_err base64_add(struct strbuf *out, const uint8_t *p, size_t len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+	char *w;
+	lz_err e;
+
+	e = strbuf_grow(out, (len + 2) / 3 * 4);
+	if (e != LZ_OK)
+		return e;
+	w = out->data + out->len;
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t n = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		*w++ = alphabet[n >> 18];
+		*w++ = alphabet[(n >> 12) & 63];
+		*w++ = alphabet[(n >> 6) & 63];
+		*w++ = alphabet[n & 63];
+	}
+	if (i < len) {
+		uint32_t n = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+
+		*w++ = alphabet[n >> 18];
+		*w++ = alphabet[(n >> 12) & 63];
+		*w++ = i + 1 < len ? alphabet[(n >> 6) & 63] : '=';
+		*w++ = '=';
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+	return LZ_OK;
+}
+
+lz_err brokerprops_render_json_message(const struct msg_out *m, struct strbuf *out)
+{
+	lz_err e;
+
+	e = strbuf_adds(out, "{\"BrokerProperties\":");
+	if (e == LZ_OK)
+		e = props_render(m, true, out);
+	if (e == LZ_OK)
+		e = strbuf_adds(out, ",\"UserProperties\":{");
+	for (size_t i = 0; e == LZ_OK && i < m->user.n; i++) {
+		if (i > 0)
+			e = strbuf_addch(out, ',');
+		if (e == LZ_OK)
+			e = brokerprops_json_string(out, m->user.items[i].name);
+		if (e == LZ_OK)
+			e = strbuf_addch(out, ':');
+		if (e == LZ_OK)
+			e = json_value(out, &m->user.items[i].v);
+	}
+	if (e == LZ_OK)
+		e = strbuf_adds(out, "},\"Body\":\"");
+	if (e == LZ_OK && m->body != NULL)
+		e = base64_add(out, m->body->bytes, m->body->len);
+	return e == LZ_OK ? strbuf_adds(out, "\"}") : e;
+}
+
+/* ---- user properties as headers ---------------------------------------------------------- */
+
+static const char *const reserved_exact[] = {
+	"Authorization", "BrokerProperties", "Cache-Control", "Connection", "Cookie", "Correlation-Context",
+	"Date", "Expect", "Forwarded", "Host", "Keep-Alive", "Origin", "Pragma", "Range", "Referer",
+	"Request-Id", "ServiceBusDlqSupplementaryAuthorization", "ServiceBusSupplementaryAuthorization",
+	"TE", "Trailer", "Transfer-Encoding", "Upgrade", "User-Agent", "Via", "Warning", "baggage",
+	"traceparent", "tracestate",
+};
+
+static const char *const reserved_prefix[] = {
+	"Accept", "Content-", "If-", "Proxy-", "Sec-", "x-forwarded-", "x-ms-",
+};
+
+bool brokerprops_header_reserved(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reserved_exact) / sizeof(reserved_exact[0]); i++) {
+		if (strcasecmp(name, reserved_exact[i]) == 0)
+			return true;
+	}
+	for (i = 0; i < sizeof(reserved_prefix) / sizeof(reserved_prefix[0]); i++) {
+		if (strncasecmp(name, reserved_prefix[i], strlen(reserved_prefix[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool brokerprops_header_name_ok(const char *name)
+{
+	const char *p;
+
+	if (name == NULL || name[0] == '\0')
+		return false;
+	for (p = name; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+lz_err brokerprops_user_from_header(struct proplist *user, const char *name, const char *value,
+				    struct lz_detail *detail)
+{
+	struct value v = { 0 };
+	lz_err e;
+
+	if (brokerprops_header_reserved(name))
+		return LZ_OK;
+	e = value_parse_header(value, &v);
+	if (e == LZ_EPARSE) {
+		detail_set(detail, "", "The value of the custom property '%s' cannot be typed: '%s'. Quote "
+			   "strings; use true/false, integers or decimal numbers otherwise.", name, value);
+		return LZ_EINVAL;
+	}
+	if (e != LZ_OK)
+		return e;
+	e = proplist_set(user, name, &v);
+	value_release(&v);
+	return e;
+}
+
+/* ---- batch body ---------------------------------------------------------------------------- */
+
+static lz_err batch_user_props(json_t *obj, const char *where, struct proplist *user, struct lz_detail *detail)
+{
+	const char *key;
+	json_t *jv;
+	lz_err e = LZ_OK;
+
+	json_object_foreach(obj, key, jv) {
+		struct value v = { 0 };
+
+		if (json_is_string(jv)) {
+			v.type = VALUE_STRING;
+			v.u.s = (char *)json_string_value(jv);
+		} else if (json_is_integer(jv)) {
+			v.type = VALUE_LONG;
+			v.u.i = json_integer_value(jv);
+		} else if (json_is_real(jv)) {
+			v.type = VALUE_DOUBLE;
+			v.u.d = json_real_value(jv);
+		} else if (json_is_boolean(jv)) {
+			v.type = VALUE_BOOL;
+			v.u.b = json_is_true(jv);
+		} else {
+			detail_set(detail, where, "The user property '%s' must be a string, number or boolean.",
+				   key);
+			return LZ_EINVAL;
+		}
+		/* proplist_set copies the value, so the borrowed jansson string is never freed here. */
+		e = proplist_set(user, key, &v);
+		if (e != LZ_OK)
+			return e;
+	}
+	return LZ_OK;
+}
+
+static lz_err batch_item(json_t *item, size_t idx, struct msg_in *m, struct lz_detail *detail)
+{
+	char where[64];
+	json_t *body, *props, *user;
+	lz_err e;
+
+	snprintf(where, sizeof(where), "Batch message %zu: ", idx);
+	if (!json_is_object(item)) {
+		detail_set(detail, where, "each batch entry must be a JSON object.");
+		return LZ_EINVAL;
+	}
+	body = json_object_get(item, "Body");
+	if (body != NULL && !json_is_null(body) && !json_is_string(body)) {
+		detail_set(detail, where, "'%s' must be a string.", "Body");
+		return LZ_EINVAL;
+	}
+	props = json_object_get(item, "BrokerProperties");
+	if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
+		detail_set(detail, where, "'%s' must be a JSON object.", "BrokerProperties");
+		return LZ_EINVAL;
+	}
+	user = json_object_get(item, "UserProperties");
+	if (user != NULL && !json_is_null(user) && !json_is_object(user)) {
+		detail_set(detail, where, "'%s' must be a JSON object.", "UserProperties");
+		return LZ_EINVAL;
+	}
+	if (json_is_object(props)) {
+		e = props_from_json(props, true, where, &m->props, detail);
+		if (e != LZ_OK)
+			return e;
+	}
+	if (json_is_object(user)) {
+		e = batch_user_props(user, where, &m->user, detail);
+		if (e != LZ_OK)
+			return e;
+	}
+	if (json_is_string(body))
+		m->body = msg_body_new(json_string_value(body), json_string_length(body));
+	else
+		m->body = msg_body_new("", 0);
+	return m->body == NULL ? LZ_ENOMEM : LZ_OK;
+}
+
+lz_err brokerprops_parse_batch(const char *json, size_t len, struct msg_in **msgs, size_t *n,
+			       struct lz_detail *detail)
+{
+	json_error_t jerr;
+	struct msg_in *arr;
+	json_t *root, *item;
+	size_t count, i;
+	lz_err e;
+
+	root = json_loadb(json, len, 0, &jerr);
+	if (root == NULL) {
+		detail_set(detail, "", "The batch body is not valid JSON: %s.", jerr.text);
+		return LZ_EINVAL;
+	}
+	count = json_is_array(root) ? json_array_size(root) : 0;
+	if (count == 0) {
+		detail_set(detail, "", "The batch body must be a non-empty JSON array of messages.");
+		e = LZ_EINVAL;
+		goto out_free_root;
+	}
+	arr = calloc(count, sizeof(*arr));
+	if (arr == NULL) {
+		e = LZ_ENOMEM;
+		goto out_free_root;
+	}
+	json_array_foreach(root, i, item) {
+		e = batch_item(item, i, &arr[i], detail);
+		if (e != LZ_OK)
+			goto out_free_batch;
+	}
+	*msgs = arr;
+	*n = count;
+	e = LZ_OK;
+	goto out_free_root;
+
+out_free_batch:
+	brokerprops_batch_free(arr, count);
+out_free_root:
+	json_decref(root);
+	return e;
+}
+
+void brokerprops_batch_free(struct msg_in *msgs, size_t n)
+{
+	if (msgs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		msg_props_release(&msgs[i].props);
+		proplist_release(&msgs[i].user);
+		msg_body_unref(msgs[i].body);
+	}
+	free(msgs);
+}

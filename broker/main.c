@@ -1,0 +1,230 @@
+/*
+ * localzure-broker — the broker process: configuration, the core, the HTTP front end and the
+ * timer thread.
+ *
+ * Configuration comes from LOCALZURE_* environment variables (broker/config.h); an invalid value
+ * is reported with the key and the accepted values, and the process exits 2. Once the HTTP
+ * server listens, one line `msg="listening" host=H port=N` is written to stderr whatever the log
+ * level, so harnesses that start the broker on port 0 can read the port from it.
+ *
+ * Threads: libmicrohttpd's polling threads serve requests; the timer thread runs core_tick() when
+ * the core's next deadline comes (at least once a second) and ends long polls whose real-time
+ * wait passed; the main thread waits for SIGTERM or SIGINT. With a manual clock only the
+ * emulator's clock endpoint moves time; the timer thread then only ends long polls.
+ *
+ * Stopping: SIGTERM or SIGINT stop accepting connections, end parked long polls, let requests in
+ * progress finish (up to 5 s), free everything and exit 0.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/config.h"
+#include "broker/core.h"
+#include "broker/http.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define TIMER_MAX_SLEEP_US 1000000 /* the timer thread looks at the core at least this often */
+#define TIMER_MIN_SLEEP_US 1000    /* a deadline that stays due (journal refused) is retried at this pace */
+#define STOP_GRACE_MS 5000
+
+struct timer {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
+	bool stop, kicked;
+	core *core;
+	http_server *http;
+};
+
+/* http_config.wake: a request created work that may be due before the timer's next wake-up. */
+static void timer_kick(void *arg)
+{
+	struct timer *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	t->kicked = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Microseconds until the next thing the timer must do, within [MIN, MAX]. */
+static int64_t timer_next_sleep(struct timer *t)
+{
+	lz_clock *clk = core_clock(t->core);
+	int64_t poll_at = http_server_expire(t->http);
+	int64_t due_ms = core_next_deadline(t->core);
+	int64_t sleep_us = TIMER_MAX_SLEEP_US;
+
+	if (!clock_is_manual(clk) && due_ms != INT64_MAX) {
+		int64_t until = due_ms - clock_now(clk);
+
+		if (until < TIMER_MAX_SLEEP_US / 1000)
+			sleep_us = until * 1000;
+	}
+	if (poll_at != INT64_MAX && poll_at - clock_monotonic_us() < sleep_us)
+		sleep_us = poll_at - clock_monotonic_us();
+	return sleep_us < TIMER_MIN_SLEEP_US ? TIMER_MIN_SLEEP_US : sleep_us;
+}
+
+static void *timer_main(void *arg)
+{
+	struct timer *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->stop) {
+		struct timespec until;
+		int64_t sleep_us;
+
+		t->kicked = false;
+		pthread_mutex_unlock(&t->mu);
+		core_tick(t->core);
+		sleep_us = timer_next_sleep(t);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += sleep_us / 1000000;
+		until.tv_nsec += (sleep_us % 1000000) * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&t->mu);
+		while (!t->stop && !t->kicked) {
+			if (pthread_cond_timedwait(&t->cond, &t->mu, &until) != 0)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+static lz_err timer_init(struct timer *t)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (pthread_condattr_init(&attr) != 0)
+		return LZ_ESYS;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&t->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return LZ_ESYS;
+	pthread_mutex_init(&t->mu, NULL);
+	return LZ_OK;
+}
+
+static void timer_stop(struct timer *t, pthread_t thread)
+{
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(thread, NULL);
+}
+
+static void timer_release(struct timer *t)
+{
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->mu);
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(void)
+{
+	struct broker_config cfg;
+	struct lz_detail detail = { "" };
+	struct core_config ccfg;
+	struct http_config hcfg;
+	struct timer timer;
+	sigset_t stop_signals;
+	pthread_t timer_thread;
+	lz_clock *clk = NULL;
+	core *c = NULL;
+	int sig = 0, status = 1;
+	lz_err e;
+
+	log_set_tag("broker");
+	e = broker_config_from_env(&cfg, NULL, &detail);
+	if (e != LZ_OK) {
+		log_write(LOG_ERROR, "invalid configuration; fix the variable and start again", "detail=\"%s\"",
+			  detail.text);
+		return 2;
+	}
+	log_threshold = cfg.log_level;
+
+	/* The stop signals are blocked before any thread starts, so only sigwait() below sees them. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		log_write(LOG_ERROR, "cannot set up signal handling", "%s", "");
+		return 1;
+	}
+
+	e = clock_new(cfg.manual_clock, cfg.has_clock_start ? cfg.clock_start_ms : wall_now_ms(), &clk);
+	if (e != LZ_OK)
+		goto out_log_error;
+	memset(&ccfg, 0, sizeof(ccfg));
+	ccfg.clock = clk;
+	ccfg.max_message_bytes = cfg.max_message_bytes;
+	e = core_new(&ccfg, &c);
+	if (e != LZ_OK)
+		goto out_free_clock;
+	e = timer_init(&timer);
+	if (e != LZ_OK)
+		goto out_free_core;
+	timer.core = c;
+
+	memset(&hcfg, 0, sizeof(hcfg));
+	hcfg.host = cfg.http_host;
+	hcfg.port = cfg.http_port;
+	hcfg.threads = cfg.http_threads;
+	hcfg.max_body_bytes = cfg.max_message_bytes;
+	hcfg.namespace_name = cfg.namespace_name;
+	hcfg.wake = timer_kick;
+	hcfg.wake_arg = &timer;
+	e = http_server_start(c, &hcfg, &timer.http, &detail);
+	if (e != LZ_OK)
+		goto out_release_timer;
+	if (pthread_create(&timer_thread, NULL, timer_main, &timer) != 0) {
+		e = LZ_ESYS;
+		snprintf(detail.text, sizeof(detail.text), "cannot start the timer thread");
+		goto out_stop_http;
+	}
+	log_write(LOG_INFO, "listening", "host=%s port=%u namespace=%s clock=%s durability=none max_message_size=%zu",
+		  cfg.http_host, http_server_port(timer.http), cfg.namespace_name, cfg.manual_clock ? "manual" : "real",
+		  cfg.max_message_bytes);
+
+	if (sigwait(&stop_signals, &sig) != 0)
+		sig = 0;
+	LZ_LOG(LOG_INFO, "stopping", "signal=%d", sig);
+	status = 0;
+	timer_stop(&timer, timer_thread);
+out_stop_http:
+	http_server_stop(timer.http, STOP_GRACE_MS);
+out_release_timer:
+	timer_release(&timer);
+out_free_core:
+	core_free(c);
+out_free_clock:
+	clock_free(clk);
+out_log_error:
+	if (status != 0)
+		log_write(LOG_ERROR, "cannot start the broker", "error=%s detail=\"%s\"", err_name(e), detail.text);
+	else
+		LZ_LOG(LOG_INFO, "stopped", "%s", "");
+	return status;
+}
