@@ -1,7 +1,8 @@
 #include "broker/brokerprops.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,36 +78,398 @@ static const struct key_spec *key_find(const char *name, bool batch)
 	return NULL;
 }
 
-static lz_err key_apply(const struct key_spec *k, json_t *v, struct msg_props *out, bool *ttl_from_span,
+/* ---- JSON input ----------------------------------------------------------------------------
+ *
+ * A small reader for exactly what these bodies need, because a batch of 100 1 KiB messages is
+ * ~110 KB of JSON per request and a general DOM parser costs most of the request's time. It
+ * accepts RFC 8259 JSON; raw control characters inside strings are tolerated. Scalars come out
+ * as a struct jv; strings are unescaped into one of two scratch buffers (NUL-terminated, valid
+ * until the next string read into the same buffer), or, for message bodies without escapes,
+ * point straight into the input.
+ */
+
+#define JSON_MAX_DEPTH 64
+#define JSON_NUMBER_LEN 64
+
+enum jv_type { JV_NULL, JV_BOOL, JV_INT, JV_REAL, JV_STRING, JV_OBJECT, JV_ARRAY };
+
+struct jv {
+	enum jv_type type;
+	bool b;
+	int64_t i;
+	double d;        /* JV_INT and JV_REAL */
+	const char *s;   /* JV_STRING */
+	size_t len;
+};
+
+struct jreader {
+	const char *p, *end, *base;
+	const char *what;        /* "BrokerProperties header", "batch body": for error text */
+	struct strbuf key, val;  /* scratch for unescaped keys and values */
+	struct lz_detail *detail;
+};
+
+static void jr_init(struct jreader *r, const char *text, size_t len, const char *what, struct lz_detail *detail)
+{
+	r->p = r->base = text;
+	r->end = text + len;
+	r->what = what;
+	strbuf_init(&r->key);
+	strbuf_init(&r->val);
+	r->detail = detail;
+}
+
+static void jr_release(struct jreader *r)
+{
+	strbuf_release(&r->key);
+	strbuf_release(&r->val);
+}
+
+static lz_err jr_fail(struct jreader *r, const char *reason)
+{
+	detail_set(r->detail, "", "The %s is not valid JSON: %s at offset %zu.", r->what, reason,
+		   (size_t)(r->p - r->base));
+	return LZ_EINVAL;
+}
+
+/* The next non-blank character (not consumed), or -1 at the end. */
+static int jr_peek(struct jreader *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+	return r->p < r->end ? (unsigned char)*r->p : -1;
+}
+
+static bool jr_eat(struct jreader *r, char c)
+{
+	if (jr_peek(r) != (unsigned char)c)
+		return false;
+	r->p++;
+	return true;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads the 4 hex digits after "\u" at r->p. */
+static bool jr_hex4(struct jreader *r, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (r->end - r->p < 4)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		int d = hex_digit(r->p[i]);
+
+		if (d < 0)
+			return false;
+		v = v << 4 | (uint32_t)d;
+	}
+	r->p += 4;
+	*out = v;
+	return true;
+}
+
+static lz_err utf8_add(struct strbuf *b, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return strbuf_add(b, u, n);
+}
+
+/* One escape sequence after the backslash at r->p, appended to `b`. */
+static lz_err jr_escape(struct jreader *r, struct strbuf *b)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *hit;
+	uint32_t cp, lo;
+
+	if (++r->p >= r->end)
+		return jr_fail(r, "unterminated string");
+	if (*r->p != 'u') {
+		hit = strchr(from, *r->p);
+		if (hit == NULL || *r->p == '\0')
+			return jr_fail(r, "invalid escape sequence");
+		r->p++;
+		return strbuf_addch(b, to[hit - from]);
+	}
+	r->p++;
+	if (!jr_hex4(r, &cp))
+		return jr_fail(r, "invalid \\u escape");
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		return jr_fail(r, "unpaired UTF-16 surrogate");
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (r->end - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u')
+			return jr_fail(r, "unpaired UTF-16 surrogate");
+		r->p += 2;
+		if (!jr_hex4(r, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			return jr_fail(r, "unpaired UTF-16 surrogate");
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	return utf8_add(b, cp);
+}
+
+/*
+ * Reads a string into OUT s/len. Into `b` (NUL-terminated) when `b` is not NULL or the string
+ * has escapes (then into r->val); otherwise s points into the input.
+ */
+static lz_err jr_string(struct jreader *r, struct strbuf *b, const char **s, size_t *len)
+{
+	const char *start, *quote, *bs;
+	lz_err e;
+
+	if (jr_peek(r) != '"')
+		return jr_fail(r, "a string was expected");
+	start = ++r->p;
+	quote = memchr(start, '"', (size_t)(r->end - start));
+	if (quote == NULL)
+		return jr_fail(r, "unterminated string");
+	bs = memchr(start, '\\', (size_t)(quote - start));
+	if (bs == NULL && b == NULL) {
+		*s = start;
+		*len = (size_t)(quote - start);
+		r->p = quote + 1;
+		return LZ_OK;
+	}
+	if (b == NULL)
+		b = &r->val;
+	strbuf_reset(b);
+	for (;;) {
+		const char *run = r->p;
+
+		while (r->p < r->end && *r->p != '"' && *r->p != '\\')
+			r->p++;
+		e = strbuf_add(b, run, (size_t)(r->p - run));
+		if (e != LZ_OK)
+			return e;
+		if (r->p >= r->end)
+			return jr_fail(r, "unterminated string");
+		if (*r->p == '"')
+			break;
+		e = jr_escape(r, b);
+		if (e != LZ_OK)
+			return e;
+	}
+	r->p++;
+	*s = strbuf_cstr(b);
+	*len = b->len;
+	return LZ_OK;
+}
+
+static lz_err jr_number(struct jreader *r, struct jv *v)
+{
+	char text[JSON_NUMBER_LEN];
+	const char *start = r->p;
+	bool real = false;
+	size_t n;
+
+	if (r->p < r->end && *r->p == '-')
+		r->p++;
+	if (r->p < r->end && *r->p == '0') {
+		r->p++;
+	} else if (r->p < r->end && *r->p >= '1' && *r->p <= '9') {
+		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+			r->p++;
+	} else {
+		return jr_fail(r, "invalid number");
+	}
+	if (r->p < r->end && *r->p == '.') {
+		real = true;
+		if (++r->p >= r->end || *r->p < '0' || *r->p > '9')
+			return jr_fail(r, "invalid number");
+		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+			r->p++;
+	}
+	if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+		real = true;
+		if (++r->p < r->end && (*r->p == '+' || *r->p == '-'))
+			r->p++;
+		if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+			return jr_fail(r, "invalid number");
+		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+			r->p++;
+	}
+	n = (size_t)(r->p - start);
+	if (n >= sizeof(text))
+		return jr_fail(r, "number too long");
+	memcpy(text, start, n);
+	text[n] = '\0';
+	if (!real) {
+		errno = 0;
+		v->i = strtoll(text, NULL, 10);
+		real = errno == ERANGE;
+	}
+	v->type = real ? JV_REAL : JV_INT;
+	v->d = real ? strtod(text, NULL) : (double)v->i;
+	return LZ_OK;
+}
+
+static lz_err jr_literal(struct jreader *r, const char *word, size_t len)
+{
+	if ((size_t)(r->end - r->p) < len || memcmp(r->p, word, len) != 0)
+		return jr_fail(r, "invalid literal");
+	r->p += len;
+	return LZ_OK;
+}
+
+/* Reads a scalar into OUT v (strings into r->val); an object or array is only reported
+ * (JV_OBJECT / JV_ARRAY, not consumed). */
+static lz_err jr_scalar(struct jreader *r, struct jv *v)
+{
+	int c = jr_peek(r);
+
+	memset(v, 0, sizeof(*v));
+	switch (c) {
+	case '"':
+		v->type = JV_STRING;
+		return jr_string(r, &r->val, &v->s, &v->len);
+	case '{':
+		v->type = JV_OBJECT;
+		return LZ_OK;
+	case '[':
+		v->type = JV_ARRAY;
+		return LZ_OK;
+	case 't':
+		v->type = JV_BOOL;
+		v->b = true;
+		return jr_literal(r, "true", 4);
+	case 'f':
+		v->type = JV_BOOL;
+		return jr_literal(r, "false", 5);
+	case 'n':
+		v->type = JV_NULL;
+		return jr_literal(r, "null", 4);
+	default:
+		if (c == '-' || (c >= '0' && c <= '9'))
+			return jr_number(r, v);
+		return jr_fail(r, c < 0 ? "unexpected end of input" : "a value was expected");
+	}
+}
+
+/* Consumes one value of any kind. */
+static lz_err jr_skip(struct jreader *r, int depth)
+{
+	const char *s;
+	struct jv v;
+	size_t len;
+	char close;
+	lz_err e;
+
+	e = jr_scalar(r, &v);
+	if (e != LZ_OK || (v.type != JV_OBJECT && v.type != JV_ARRAY))
+		return e;
+	if (depth >= JSON_MAX_DEPTH)
+		return jr_fail(r, "nesting too deep");
+	close = v.type == JV_OBJECT ? '}' : ']';
+	r->p++;
+	if (jr_eat(r, close))
+		return LZ_OK;
+	do {
+		if (v.type == JV_OBJECT) {
+			e = jr_string(r, &r->key, &s, &len);
+			if (e == LZ_OK && !jr_eat(r, ':'))
+				e = jr_fail(r, "':' was expected");
+		}
+		if (e == LZ_OK)
+			e = jr_skip(r, depth + 1);
+		if (e != LZ_OK)
+			return e;
+	} while (jr_eat(r, ','));
+	return jr_eat(r, close) ? LZ_OK : jr_fail(r, close == '}' ? "',' or '}' was expected" : "',' or ']' was expected");
+}
+
+/*
+ * Iterates the members of the object at r->p: calls `fn` with each key (borrowed, in r->key)
+ * with r->p at the member's value, which `fn` must consume.
+ */
+static lz_err jr_object(struct jreader *r, lz_err (*fn)(struct jreader *r, const char *key, void *arg), void *arg)
+{
+	const char *key;
+	size_t len;
+	lz_err e;
+
+	if (!jr_eat(r, '{'))
+		return jr_fail(r, "an object was expected");
+	if (jr_eat(r, '}'))
+		return LZ_OK;
+	do {
+		e = jr_string(r, &r->key, &key, &len);
+		if (e == LZ_OK && !jr_eat(r, ':'))
+			e = jr_fail(r, "':' was expected");
+		if (e == LZ_OK)
+			e = fn(r, key, arg);
+		if (e != LZ_OK)
+			return e;
+	} while (jr_eat(r, ','));
+	return jr_eat(r, '}') ? LZ_OK : jr_fail(r, "',' or '}' was expected");
+}
+
+/* Characters (not bytes) of UTF-8 text. */
+static size_t utf8_length(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+static lz_err key_apply(const struct key_spec *k, const struct jv *v, struct msg_props *out, bool *ttl_from_span,
 			const char *where, struct lz_detail *detail)
 {
 	char **field;
-	const char *s;
 	int64_t ms;
 	lz_err e;
 
 	switch (k->kind) {
 	case KEY_STRING:
-		if (!json_is_string(v)) {
+		if (v->type != JV_STRING || memchr(v->s, '\0', v->len) != NULL) {
 			detail_set(detail, where, "The value of '%s' must be a string.", k->name);
 			return LZ_EINVAL;
 		}
-		s = json_string_value(v);
-		if (k->max_len != 0 && strlen(s) > k->max_len) {
+		if (k->max_len != 0 && utf8_length(v->s, v->len) > k->max_len) {
 			detail_set(detail, where, "The value of '%s' exceeds the maximum length of %zu characters.",
 				   k->name, k->max_len);
 			return LZ_ERANGE;
 		}
 		field = (char **)((char *)out + k->off);
 		free(*field);
-		*field = strdup(s);
+		*field = strdup(v->s);
 		return *field == NULL ? LZ_ENOMEM : LZ_OK;
 	case KEY_TTL:
-		if (!json_is_number(v)) {
+		if (v->type != JV_INT && v->type != JV_REAL) {
 			detail_set(detail, where, "The value of '%s' must be a number of seconds.", k->name);
 			return LZ_EINVAL;
 		}
-		e = duration_from_seconds(json_number_value(v), &ms);
+		e = duration_from_seconds(v->d, &ms);
 		if (e != LZ_OK) {
 			detail_set(detail, where, "The value of '%s' must not be negative.", k->name);
 			return LZ_ERANGE;
@@ -117,14 +480,14 @@ static lz_err key_apply(const struct key_spec *k, json_t *v, struct msg_props *o
 		}
 		return LZ_OK;
 	case KEY_TTL_TIMESPAN:
-		if (!json_is_string(v)) {
+		if (v->type != JV_STRING) {
 			detail_set(detail, where, "The value of '%s' must be a TimeSpan string.", k->name);
 			return LZ_EINVAL;
 		}
-		e = duration_parse_timespan(json_string_value(v), &ms);
+		e = duration_parse_timespan(v->s, &ms);
 		if (e != LZ_OK) {
 			detail_set(detail, where, "The value of '%s' is not a valid non-negative TimeSpan: '%s'.",
-				   k->name, json_string_value(v));
+				   k->name, v->s);
 			return e == LZ_ERANGE ? LZ_ERANGE : LZ_EINVAL;
 		}
 		out->has_ttl = true;
@@ -132,83 +495,86 @@ static lz_err key_apply(const struct key_spec *k, json_t *v, struct msg_props *o
 		*ttl_from_span = true;
 		return LZ_OK;
 	case KEY_DATE:
-		if (!json_is_string(v)) {
+		if (v->type != JV_STRING) {
 			detail_set(detail, where, "The value of '%s' must be an RFC 1123 date string.", k->name);
 			return LZ_EINVAL;
 		}
-		s = json_string_value(v);
-		if (timefmt_parse_http_date(s, &ms) != LZ_OK && timefmt_parse_iso8601(s, &ms) != LZ_OK) {
-			detail_set(detail, where, "The value of '%s' is not a valid RFC 1123 date: '%s'.", k->name, s);
+		if (timefmt_parse_http_date(v->s, &ms) != LZ_OK && timefmt_parse_iso8601(v->s, &ms) != LZ_OK) {
+			detail_set(detail, where, "The value of '%s' is not a valid RFC 1123 date: '%s'.", k->name, v->s);
 			return LZ_EINVAL;
 		}
 		out->scheduled_enqueue_ms = ms;
 		return LZ_OK;
 	case KEY_BOOL:
-		if (!json_is_boolean(v)) {
+		if (v->type != JV_BOOL) {
 			detail_set(detail, where, "The value of '%s' must be true or false.", k->name);
 			return LZ_EINVAL;
 		}
-		out->force_persistence = json_is_true(v);
+		out->force_persistence = v->b;
 		return LZ_OK;
 	}
 	return LZ_EINVAL;
 }
 
-/* Fills `out` (zeroed) from the JSON object `obj`; releases `out` on failure. */
-static lz_err props_from_json(json_t *obj, bool batch, const char *where, struct msg_props *out,
-			      struct lz_detail *detail)
+struct props_ctx {
+	struct msg_props *out;
+	bool batch, ttl_from_span;
+	const char *where;
+};
+
+static lz_err props_member(struct jreader *r, const char *key, void *arg)
 {
-	const char *key;
-	json_t *v;
-	bool ttl_from_span = false;
-	lz_err e = LZ_OK;
+	struct props_ctx *pc = arg;
+	const struct key_spec *k = key_find(key, pc->batch);
+	struct jv v;
+	lz_err e;
 
-	json_object_foreach(obj, key, v) {
-		const struct key_spec *k = key_find(key, batch);
+	if (k == NULL)
+		return jr_skip(r, 1);
+	e = jr_scalar(r, &v);
+	if (e != LZ_OK || v.type == JV_NULL)
+		return e;
+	/* key_apply refuses an object or array, which jr_scalar only looked at. */
+	return key_apply(k, &v, pc->out, &pc->ttl_from_span, pc->where, r->detail);
+}
 
-		if (k == NULL || json_is_null(v))
-			continue;
-		e = key_apply(k, v, out, &ttl_from_span, where, detail);
-		if (e != LZ_OK)
-			goto out_release_props;
-	}
-	if (out->session_id != NULL && out->partition_key != NULL &&
+/* Fills `out` (zeroed) from the object at r->p; releases `out` on failure. */
+static lz_err props_read(struct jreader *r, bool batch, const char *where, struct msg_props *out)
+{
+	struct props_ctx pc = { out, batch, false, where };
+	lz_err e;
+
+	e = jr_object(r, props_member, &pc);
+	if (e == LZ_OK && out->session_id != NULL && out->partition_key != NULL &&
 	    strcmp(out->session_id, out->partition_key) != 0) {
-		detail_set(detail, where, "'PartitionKey' must be equal to 'SessionId' when both are set.");
+		detail_set(r->detail, where, "'PartitionKey' must be equal to 'SessionId' when both are set.");
 		e = LZ_EINVAL;
-		goto out_release_props;
 	}
-	return LZ_OK;
-
-out_release_props:
-	msg_props_release(out);
+	if (e != LZ_OK)
+		msg_props_release(out);
 	return e;
 }
 
 lz_err brokerprops_parse(const char *json, size_t len, struct msg_props *out, struct lz_detail *detail)
 {
-	json_error_t jerr;
-	json_t *root;
-	size_t i;
+	struct jreader r;
 	lz_err e;
 
-	for (i = 0; i < len && (json[i] == ' ' || json[i] == '\t'); i++)
-		;
-	if (i == len)
+	jr_init(&r, json, len, "BrokerProperties header", detail);
+	if (jr_peek(&r) < 0)
 		return LZ_OK;
-	root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
-	if (root == NULL) {
-		detail_set(detail, "", "The BrokerProperties header is not valid JSON: %s.", jerr.text);
-		return LZ_EINVAL;
-	}
-	if (!json_is_object(root)) {
+	if (jr_peek(&r) != '{') {
 		detail_set(detail, "", "The BrokerProperties header must be a JSON object.");
 		e = LZ_EINVAL;
-		goto out_free_root;
+		goto out_release_reader;
 	}
-	e = props_from_json(root, false, "BrokerProperties: ", out, detail);
-out_free_root:
-	json_decref(root);
+	e = props_read(&r, false, "BrokerProperties: ", out);
+	if (e == LZ_OK && jr_peek(&r) >= 0) {
+		e = jr_fail(&r, "unexpected text after the object");
+		msg_props_release(out);
+	}
+out_release_reader:
+	jr_release(&r);
 	return e;
 }
 
@@ -512,12 +878,16 @@ bool brokerprops_header_reserved(const char *name)
 {
 	size_t i;
 
+	int first = tolower((unsigned char)name[0]);
+
+	/* Every send runs this for each header: compare the first letter before the whole name. */
 	for (i = 0; i < sizeof(reserved_exact) / sizeof(reserved_exact[0]); i++) {
-		if (strcasecmp(name, reserved_exact[i]) == 0)
+		if (tolower((unsigned char)reserved_exact[i][0]) == first && strcasecmp(name, reserved_exact[i]) == 0)
 			return true;
 	}
 	for (i = 0; i < sizeof(reserved_prefix) / sizeof(reserved_prefix[0]); i++) {
-		if (strncasecmp(name, reserved_prefix[i], strlen(reserved_prefix[i])) == 0)
+		if (tolower((unsigned char)reserved_prefix[i][0]) == first &&
+		    strncasecmp(name, reserved_prefix[i], strlen(reserved_prefix[i])) == 0)
 			return true;
 	}
 	return false;
@@ -562,122 +932,164 @@ lz_err brokerprops_user_from_header(struct proplist *user, const char *name, con
 
 /* ---- batch body ---------------------------------------------------------------------------- */
 
-static lz_err batch_user_props(json_t *obj, const char *where, struct proplist *user, struct lz_detail *detail)
+struct item_ctx {
+	struct msg_in *m;
+	char where[48];
+};
+
+static lz_err user_member(struct jreader *r, const char *key, void *arg)
 {
-	const char *key;
-	json_t *jv;
-	lz_err e = LZ_OK;
-
-	json_object_foreach(obj, key, jv) {
-		struct value v = { 0 };
-
-		if (json_is_string(jv)) {
-			v.type = VALUE_STRING;
-			v.u.s = (char *)json_string_value(jv);
-		} else if (json_is_integer(jv)) {
-			v.type = VALUE_LONG;
-			v.u.i = json_integer_value(jv);
-		} else if (json_is_real(jv)) {
-			v.type = VALUE_DOUBLE;
-			v.u.d = json_real_value(jv);
-		} else if (json_is_boolean(jv)) {
-			v.type = VALUE_BOOL;
-			v.u.b = json_is_true(jv);
-		} else {
-			detail_set(detail, where, "The user property '%s' must be a string, number or boolean.",
-				   key);
-			return LZ_EINVAL;
-		}
-		/* proplist_set copies the value, so the borrowed jansson string is never freed here. */
-		e = proplist_set(user, key, &v);
-		if (e != LZ_OK)
-			return e;
-	}
-	return LZ_OK;
-}
-
-static lz_err batch_item(json_t *item, size_t idx, struct msg_in *m, struct lz_detail *detail)
-{
-	char where[64];
-	json_t *body, *props, *user;
+	struct item_ctx *ic = arg;
+	struct value v = { 0 };
+	struct jv j;
 	lz_err e;
 
-	snprintf(where, sizeof(where), "Batch message %zu: ", idx);
-	if (!json_is_object(item)) {
-		detail_set(detail, where, "each batch entry must be a JSON object.");
+	e = jr_scalar(r, &j);
+	if (e != LZ_OK)
+		return e;
+	switch (j.type) {
+	case JV_STRING:
+		v.type = VALUE_STRING;
+		/* proplist_set copies the value, so the borrowed scratch text is never freed here. */
+		v.u.s = (char *)j.s;
+		break;
+	case JV_INT:
+		v.type = VALUE_LONG;
+		v.u.i = j.i;
+		break;
+	case JV_REAL:
+		v.type = VALUE_DOUBLE;
+		v.u.d = j.d;
+		break;
+	case JV_BOOL:
+		v.type = VALUE_BOOL;
+		v.u.b = j.b;
+		break;
+	default:
+		detail_set(r->detail, ic->where, "The user property '%s' must be a string, number or boolean.", key);
 		return LZ_EINVAL;
 	}
-	body = json_object_get(item, "Body");
-	if (body != NULL && !json_is_null(body) && !json_is_string(body)) {
-		detail_set(detail, where, "'%s' must be a string.", "Body");
-		return LZ_EINVAL;
-	}
-	props = json_object_get(item, "BrokerProperties");
-	if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
-		detail_set(detail, where, "'%s' must be a JSON object.", "BrokerProperties");
-		return LZ_EINVAL;
-	}
-	user = json_object_get(item, "UserProperties");
-	if (user != NULL && !json_is_null(user) && !json_is_object(user)) {
-		detail_set(detail, where, "'%s' must be a JSON object.", "UserProperties");
-		return LZ_EINVAL;
-	}
-	if (json_is_object(props)) {
-		e = props_from_json(props, true, where, &m->props, detail);
+	return proplist_set(&ic->m->user, key, &v);
+}
+
+static lz_err item_member(struct jreader *r, const char *key, void *arg)
+{
+	struct item_ctx *ic = arg;
+	const char *s;
+	size_t len;
+	int c = jr_peek(r);
+	lz_err e;
+
+	if (strcmp(key, "Body") == 0) {
+		if (c == 'n')
+			return jr_literal(r, "null", 4);
+		if (c != '"') {
+			detail_set(r->detail, ic->where, "'Body' must be a string.");
+			return LZ_EINVAL;
+		}
+		e = jr_string(r, NULL, &s, &len);
 		if (e != LZ_OK)
 			return e;
+		msg_body_unref(ic->m->body);
+		ic->m->body = msg_body_new(s, len);
+		return ic->m->body == NULL ? LZ_ENOMEM : LZ_OK;
 	}
-	if (json_is_object(user)) {
-		e = batch_user_props(user, where, &m->user, detail);
-		if (e != LZ_OK)
-			return e;
+	if (strcmp(key, "BrokerProperties") == 0 || strcmp(key, "UserProperties") == 0) {
+		bool user = key[0] == 'U';
+
+		if (c == 'n')
+			return jr_literal(r, "null", 4);
+		if (c != '{') {
+			detail_set(r->detail, ic->where, "'%s' must be a JSON object.", user ? "UserProperties" : "BrokerProperties");
+			return LZ_EINVAL;
+		}
+		if (user)
+			return jr_object(r, user_member, ic);
+		msg_props_release(&ic->m->props);
+		memset(&ic->m->props, 0, sizeof(ic->m->props));
+		return props_read(r, true, ic->where, &ic->m->props);
 	}
-	if (json_is_string(body))
-		m->body = msg_body_new(json_string_value(body), json_string_length(body));
-	else
-		m->body = msg_body_new("", 0);
-	return m->body == NULL ? LZ_ENOMEM : LZ_OK;
+	return jr_skip(r, 1);
+}
+
+/* Writes "Batch message N: " to `where` (snprintf would cost more than the rest of the item). */
+static void where_set(char where[48], size_t idx)
+{
+	static const char prefix[] = "Batch message ";
+	char digits[24];
+	size_t nd = 0, len = sizeof(prefix) - 1;
+
+	do {
+		digits[nd++] = (char)('0' + idx % 10);
+		idx /= 10;
+	} while (idx > 0);
+	memcpy(where, prefix, len);
+	while (nd > 0)
+		where[len++] = digits[--nd];
+	memcpy(where + len, ": ", 3);
 }
 
 lz_err brokerprops_parse_batch(const char *json, size_t len, struct msg_in **msgs, size_t *n,
 			       struct lz_detail *detail)
 {
-	json_error_t jerr;
-	struct msg_in *arr;
-	json_t *root, *item;
-	size_t count, i;
+	struct jreader r;
+	struct msg_in *arr = NULL;
+	size_t count = 0, cap = 0;
 	lz_err e;
 
-	root = json_loadb(json, len, 0, &jerr);
-	if (root == NULL) {
-		detail_set(detail, "", "The batch body is not valid JSON: %s.", jerr.text);
-		return LZ_EINVAL;
+	jr_init(&r, json, len, "batch body", detail);
+	if (!jr_eat(&r, '[')) {
+		e = jr_fail(&r, "an array of messages was expected");
+		goto out_release_reader;
 	}
-	count = json_is_array(root) ? json_array_size(root) : 0;
-	if (count == 0) {
+	if (jr_eat(&r, ']')) {
 		detail_set(detail, "", "The batch body must be a non-empty JSON array of messages.");
 		e = LZ_EINVAL;
-		goto out_free_root;
+		goto out_release_reader;
 	}
-	arr = calloc(count, sizeof(*arr));
-	if (arr == NULL) {
-		e = LZ_ENOMEM;
-		goto out_free_root;
-	}
-	json_array_foreach(root, i, item) {
-		e = batch_item(item, i, &arr[i], detail);
+	do {
+		struct item_ctx ic;
+
+		if (count == cap) {
+			size_t ncap = cap == 0 ? 16 : cap * 2;
+			struct msg_in *grown = realloc(arr, ncap * sizeof(*arr));
+
+			if (grown == NULL) {
+				e = LZ_ENOMEM;
+				goto out_free_batch;
+			}
+			arr = grown;
+			cap = ncap;
+		}
+		memset(&arr[count], 0, sizeof(arr[count]));
+		ic.m = &arr[count++];
+		where_set(ic.where, count - 1);
+		e = jr_object(&r, item_member, &ic);
+		if (e == LZ_OK && ic.m->body == NULL) {
+			ic.m->body = msg_body_new("", 0);
+			if (ic.m->body == NULL)
+				e = LZ_ENOMEM;
+		}
 		if (e != LZ_OK)
 			goto out_free_batch;
+	} while (jr_eat(&r, ','));
+	if (!jr_eat(&r, ']')) {
+		e = jr_fail(&r, "',' or ']' was expected");
+		goto out_free_batch;
+	}
+	if (jr_peek(&r) >= 0) {
+		e = jr_fail(&r, "unexpected text after the array");
+		goto out_free_batch;
 	}
 	*msgs = arr;
 	*n = count;
-	e = LZ_OK;
-	goto out_free_root;
+	jr_release(&r);
+	return LZ_OK;
 
 out_free_batch:
 	brokerprops_batch_free(arr, count);
-out_free_root:
-	json_decref(root);
+out_release_reader:
+	jr_release(&r);
 	return e;
 }
 

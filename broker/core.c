@@ -1434,8 +1434,8 @@ lz_err core_peek(core *c, const char *path, enum subqueue sq, uint64_t from_seq,
 	}
 	for (size_t i = 0; i < got; i++)
 		arr[i].lock_token[0] = '\0';
-	if (got > 0) {
-		/* Browsing resets the idle timer (AutoDeleteOnIdle), which is durable state. */
+	{
+		/* Browsing, even an empty browse, resets the idle timer (AutoDeleteOnIdle): durable. */
 		struct jrec r;
 
 		memset(&r, 0, sizeof(r));

@@ -170,7 +170,7 @@ enum recv_mode { RECV_PEEK_LOCK = 0, RECV_RECEIVE_DELETE = 1 };
 /*
  * Called exactly once for a parked receive (unless withdrawn with core_waiter_cancel): with a
  * message, with msg == NULL and LZ_OK when the deadline passed, or with msg == NULL and an error
- * (LZ_ENOTFOUND when the entity was deleted). The callee takes over the contents of *msg (copy
+ * (LZ_ENOTFOUND when the entity was deleted, LZ_EDISABLED when an update disabled receiving). The callee takes over the contents of *msg (copy
  * the struct; release it later with msg_out_release). Runs under the core mutex.
  */
 typedef void (*core_wait_fn)(void *arg, lz_err err, struct msg_out *msg);

@@ -431,7 +431,8 @@ static lz_err apply_msg_ref(struct core *c, enum journal_type type, const struct
 	return LZ_OK;
 }
 
-static void entity_fail_waiters(struct core *c, struct entity *e)
+/* Answers every parked receive of `e` with `err` (entity deleted, or disabled for receiving). */
+static void entity_fail_waiters(struct core *c, struct entity *e, lz_err err)
 {
 	for (int sq = 0; sq < 2; sq++) {
 		while (e->waiters[sq] != NULL) {
@@ -440,7 +441,7 @@ static void entity_fail_waiters(struct core *c, struct entity *e)
 			e->waiters[sq] = w->next;
 			if (w->heap_idx != HEAP_NONE)
 				heap_remove(&c->wait_heap, w->heap_idx);
-			w->cb(w->arg, LZ_ENOTFOUND, NULL);
+			w->cb(w->arg, err, NULL);
 			free(w);
 		}
 		e->waiters_tail[sq] = NULL;
@@ -456,7 +457,7 @@ static void mstore_destroy_all(struct core *c, struct mstore *s)
 
 static void entity_destroy(struct core *c, struct entity *e)
 {
-	entity_fail_waiters(c, e);
+	entity_fail_waiters(c, e, LZ_ENOTFOUND);
 	while (e->nsubs > 0)
 		entity_destroy(c, e->subs[e->nsubs - 1]);
 	mstore_destroy_all(c, &e->main);
@@ -572,6 +573,8 @@ static lz_err apply_entity_put(struct core *c, const struct jrec_entity_put *r, 
 		if (entity_desc_copy(&e->desc, &r->desc) != LZ_OK)
 			core_oom();
 		e->updated_at = ts;
+		if (e->desc.status == STATUS_DISABLED || e->desc.status == STATUS_RECEIVE_DISABLED)
+			entity_fail_waiters(c, e, LZ_EDISABLED);
 		core_mark_wake(c, e);
 		return LZ_OK;
 	}

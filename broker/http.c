@@ -1871,7 +1871,6 @@ lz_err http_server_start(core *c, const struct http_config *cfg, http_server **o
 				     MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
 				     MHD_OPTION_CONNECTION_LIMIT, s->cfg.connection_limit,
 				     MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout_s,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				     MHD_OPTION_END);

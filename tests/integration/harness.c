@@ -22,6 +22,12 @@
 extern char **environ;
 
 struct lzb *lzb_cur;
+const char *lzb_label;
+
+/* The run's temp root (made by h_run_suite in the runner process): every broker directory is
+ * created inside it, so a test process that dies in an assertion (check _exit()s the forked
+ * test, skipping atexit) leaves nothing outside it. Empty when not running under h_run_suite. */
+static char run_root[200];
 
 /* Brokers started by this process and not yet stopped (copies, for the atexit handler). */
 #define MAX_LIVE 16
@@ -219,8 +225,15 @@ static int spawn(struct lzb *b, const char *const *extra_env, char *err, size_t 
 		snprintf(err, errcap, "broker binary %s: %s", bin, strerror(errno));
 		return -1;
 	}
-	const char *tmp = getenv("TMPDIR");
-	snprintf(b->dir, sizeof b->dir, "%s/lz-it-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	const char *label = lzb_label != NULL && lzb_label[0] != '\0' ? lzb_label : "broker";
+	lzb_label = NULL;
+	if (run_root[0] != '\0') {
+		snprintf(b->dir, sizeof b->dir, "%s/%.80s-XXXXXX", run_root, label);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(b->dir, sizeof b->dir, "%.150s/lz-it-%.80s-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp",
+			 label);
+	}
 	if (mkdtemp(b->dir) == NULL) {
 		snprintf(err, errcap, "mkdtemp %s: %s", b->dir, strerror(errno));
 		b->dir[0] = '\0';
@@ -1367,10 +1380,23 @@ TCase *h_tcase(const char *name)
 int h_run_suite(Suite *s)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(run_root, sizeof run_root, "%.150s/lz-it-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if (mkdtemp(run_root) == NULL) {
+		fprintf(stderr, "harness: mkdtemp %s: %s\n", run_root, strerror(errno));
+		run_root[0] = '\0';
+	}
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	curl_global_cleanup();
+	if (run_root[0] != '\0') {
+		/* a failed test leaves its broker's directory (named after the test) with broker.log */
+		if (failed != 0)
+			fprintf(stderr, "harness: broker logs of the failed tests are kept in %s\n", run_root);
+		else
+			rm_tree(run_root);
+	}
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,10 +6,12 @@
  * environment (HTTP on 127.0.0.1, random port, durability none, manual clock) plus the caller's
  * extra variables, redirects its stdout/stderr to a file in a fresh mkdtemp() directory, waits
  * (bounded) for the `msg="listening" ... port=N` log line and then for GET /health == 200.
- * The started broker becomes the "current" one that every http_* helper talks to. A broker that
- * is still running when the test process exits (a failed assertion exits the forked test) is
- * killed by an atexit handler, which also prints the tail of its log; PR_SET_PDEATHSIG covers a
- * test process killed by a signal.
+ * The started broker becomes the "current" one that every http_* helper talks to. The broker gets
+ * PR_SET_PDEATHSIG(SIGKILL), so it dies with the test process however that ends (check _exit()s a
+ * forked test on a failed assertion, or kills it on a timeout); an atexit handler also kills it
+ * (CK_FORK=no). Broker directories live under one per-run root that h_run_suite() removes when
+ * every test passed and keeps (printing its path) when one failed; each directory is named after
+ * its test and holds broker.log. LZ_KEEP_TMP=1 keeps everything.
  *
  * HTTP: libcurl, one easy handle per request, 127.0.0.1 only, never through a proxy, every request
  * with a timeout. Response headers are kept in arrival order; lookups are case-insensitive.
@@ -32,13 +34,15 @@
 struct lzb {
 	pid_t pid;          /* 0 when not running */
 	int port;
-	char dir[256];      /* temp dir (mkdtemp), the broker's cwd */
-	char log_path[320]; /* stdout + stderr of the broker */
+	char dir[320];      /* temp dir (mkdtemp), the broker's cwd */
+	char log_path[352]; /* stdout + stderr of the broker */
 	char base[64];      /* "http://127.0.0.1:PORT" */
 };
 
 /* The broker the http_* helpers talk to (the last one started). */
 extern struct lzb *lzb_cur;
+/* Name for the next broker's temp directory (BROKER_START sets it to the test's name). */
+extern const char *lzb_label;
 
 /* Starts a broker; `extra_env` is a NULL-terminated list (may be NULL) of "KEY=VALUE" entries
  * added after the defaults (so they override them) or "KEY" alone to remove a variable.
@@ -63,11 +67,17 @@ char *lzb_log(const struct lzb *b);
 int lzb_run_to_exit(const char *const *extra_env, int timeout_ms, int *wstatus, char **log);
 
 /* Start/stop the current test's broker with default settings. */
-#define BROKER_START() struct lzb broker_ = { 0 }; lzb_start(&broker_, NULL)
+#define BROKER_START()                                                        \
+	struct lzb broker_ = { 0 };                                           \
+	do {                                                                  \
+		lzb_label = __func__;                                         \
+		lzb_start(&broker_, NULL);                                    \
+	} while (0)
 #define BROKER_START_ENV(...)                                                 \
 	struct lzb broker_ = { 0 };                                           \
 	do {                                                                  \
 		const char *const env_[] = { __VA_ARGS__, NULL };            \
+		lzb_label = __func__;                                         \
 		lzb_start(&broker_, env_);                                    \
 	} while (0)
 #define BROKER_STOP() lzb_stop_clean(&broker_)

@@ -2,6 +2,7 @@
  * Emulator-only endpoints (/$emulator/...): peek, dead-letter, defer + receive deferred,
  * schedule + cancel, and the manual clock.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -444,6 +445,73 @@ START_TEST(clock_endpoints_404_with_real_clock)
 }
 END_TEST
 
+START_TEST(peek_defaults_and_subscription_deferral)
+{
+	BROKER_START();
+	mk_queue("q", NULL);
+	struct http_resp r;
+	/* 120 messages; peek without parameters returns the first 100 */
+	char *batch = malloc(120 * 32 + 16);
+	ck_assert(batch != NULL);
+	size_t k = 0;
+	batch[k++] = '[';
+	for (int i = 0; i < 120; i++)
+		k += (size_t)sprintf(batch + k, "%s{\"Body\":\"p%d\"}", i ? "," : "", i);
+	batch[k++] = ']';
+	batch[k] = '\0';
+	ck_assert_int_eq(http_post_str("/q/messages", batch, "application/vnd.microsoft.servicebus.json", NULL, NULL), 201);
+	free(batch);
+	http_get("/$emulator/q/messages", &r);
+	CK_STATUS(&r, 200);
+	json_t *arr = http_json(&r);
+	ck_assert_msg(json_is_array(arr) && json_array_size(arr) == 100, "default peek of 100: %zu",
+		      json_array_size(arr));
+	CK_J_INT(msg_bp(arr, 0), "SequenceNumber", 1);
+	CK_J_INT(msg_bp(arr, 99), "SequenceNumber", 100);
+	json_decref(arr);
+	http_resp_free(&r);
+
+	/* deferral on a subscription; an abandoned deferred message stays deferred */
+	mk_topic("t", NULL);
+	mk_sub("t", "s", NULL);
+	send_ok("t", "sd", NULL);
+	struct http_resp l;
+	int64_t seq = recv_lock_body("t/subscriptions/s", "sd", &l);
+	http_post_str(sfmt("/$emulator/t/subscriptions/s/messages/%lld/%s/defer", (long long)seq, lock_of(&l)), "", NULL,
+		      NULL, &r);
+	CK_STATUS(&r, 200);
+	http_resp_free(&r);
+	http_resp_free(&l);
+	recv_empty("t/subscriptions/s");
+	const char *body = sfmt("{\"SequenceNumbers\":[%lld]}", (long long)seq);
+	http_post_str("/$emulator/t/subscriptions/s/messages/deferred?mode=peeklock", body, "application/json", NULL, &r);
+	CK_STATUS(&r, 200);
+	arr = http_json(&r);
+	ck_assert_msg(json_is_array(arr) && json_array_size(arr) == 1, "one message: %s", http_desc(&r));
+	const char *tok = jstr(msg_bp(arr, 0), "LockToken");
+	ck_assert_msg(tok != NULL, "LockToken: %s", http_desc(&r));
+	ck_assert_int_eq(http_put(sfmt("/t/subscriptions/s/messages/%lld/%s", (long long)seq, tok), "", 0, NULL, NULL, NULL),
+			 200);
+	json_decref(arr);
+	http_resp_free(&r);
+	recv_empty("t/subscriptions/s");
+	arr = emu_peek("t/subscriptions/s", 0, 10);
+	ck_assert_int_eq(json_array_size(arr), 1);
+	CK_J_STR(msg_bp(arr, 0), "State", "Deferred");
+	json_decref(arr);
+	http_post_str("/$emulator/t/subscriptions/s/messages/deferred?mode=receiveanddelete", body, "application/json", NULL,
+		      &r);
+	CK_STATUS(&r, 200);
+	arr = http_json(&r);
+	ck_assert_msg(json_is_array(arr) && json_array_size(arr) == 1, "one message: %s", http_desc(&r));
+	check_body(arr, 0, "sd");
+	json_decref(arr);
+	http_resp_free(&r);
+	ck_assert_int_eq(entity_count("/t/subscriptions/s", "MessageCount"), 0);
+	BROKER_STOP();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("emulator");
@@ -453,6 +521,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, defer_and_receive_deferred);
 	tcase_add_test(tc, schedule_and_cancel);
 	tcase_add_test(tc, clock_endpoints);
+	tcase_add_test(tc, peek_defaults_and_subscription_deferral);
 	tcase_add_test(tc, clock_endpoints_404_with_real_clock);
 	suite_add_tcase(s, tc);
 	return s;

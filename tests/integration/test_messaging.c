@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/timefmt.h"
 #include "harness.h"
 
 static const char *lock_token_of(const struct http_resp *r)
@@ -211,6 +212,32 @@ START_TEST(user_property_typing)
 	ck_assert_msg(d != NULL && strstr(d, "1994") != NULL, "p-date is a date text");
 	json_decref(arr);
 
+	/* standard and x-ms-* headers are not user properties, whatever their value */
+	const char *const std_hdrs[] = {
+		"Authorization: SharedAccessSignature sr=http%3a%2f%2f127.0.0.1%2fq&sig=abc%3d&se=1735689600&skn=RootManageSharedAccessKey",
+		"x-ms-retrypolicy: NoRetry",
+		"Accept-Language: en-US, en",
+		"Connection: keep-alive",
+		"Cache-Control: no-cache",
+		NULL,
+	};
+	send_msg("q", "std", "text/plain", NULL, std_hdrs, &r);
+	CK_STATUS(&r, 201);
+	http_resp_free(&r);
+	json_t *sp = emu_peek("q", 0, 10);
+	ck_assert_int_eq(json_array_size(sp), 2);
+	json_t *sup = json_object_get(json_array_get(sp, 1), "UserProperties");
+	ck_assert_msg(json_is_object(sup) && json_object_size(sup) == 0, "no user properties from standard headers");
+	json_decref(sp);
+	recv_del_body("q", "typed1");
+	recv_lock("q", &r);
+	CK_STATUS(&r, 201);
+	ck_assert_str_eq(r.body, "std");
+	ck_assert_msg(http_header(&r, "x-ms-retrypolicy") == NULL && http_header(&r, "Authorization") == NULL,
+		      "not echoed: %s", http_desc(&r));
+	ck_assert_int_eq(complete_msg(&r), 200);
+	http_resp_free(&r);
+
 	/* untypable values are refused */
 	const char *const bad1[] = { "x-prop: abc def", NULL };
 	send_msg("q", "bad", "text/plain", NULL, bad1, &r);
@@ -220,7 +247,7 @@ START_TEST(user_property_typing)
 	send_msg("q", "bad", "text/plain", NULL, bad2, &r);
 	CK_STATUS(&r, 400);
 	http_resp_free(&r);
-	ck_assert_int_eq(entity_count("/q", "ActiveMessageCount"), 1);
+	ck_assert_int_eq(entity_count("/q", "ActiveMessageCount"), 0);
 	BROKER_STOP();
 }
 END_TEST
@@ -270,6 +297,42 @@ START_TEST(batch_send)
 	CK_STATUS(&r, 400);
 	http_resp_free(&r);
 	recv_empty("q");
+	BROKER_STOP();
+}
+END_TEST
+
+START_TEST(batch_many_and_unicode)
+{
+	BROKER_START();
+	mk_queue("q", NULL);
+	char *batch = malloc(100 * 64 + 16);
+	ck_assert(batch != NULL);
+	size_t k = 0;
+	batch[k++] = '[';
+	for (int i = 0; i < 100; i++)
+		k += (size_t)sprintf(batch + k, "%s{\"Body\":\"n%d\"}", i ? "," : "", i);
+	batch[k++] = ']';
+	batch[k] = '\0';
+	ck_assert_int_eq(http_post_str("/q/messages", batch, "application/vnd.microsoft.servicebus.json", NULL, NULL), 201);
+	free(batch);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(recv_del_body("q", sfmt("n%d", i)), i + 1);
+	/* JSON escapes in a batch Body become UTF-8 bytes */
+	ck_assert_int_eq(http_post_str("/q/messages", "[{\"Body\":\"h\\u00e9llo \\\"q\\\"\"}]",
+				       "application/vnd.microsoft.servicebus.json", NULL, NULL),
+			 201);
+	recv_del_body("q", "h\xc3\xa9llo \"q\"");
+	/* SessionId and PartitionKey must agree */
+	struct http_resp r;
+	send_msg("q", "x", "text/plain", "{\"SessionId\":\"s1\",\"PartitionKey\":\"p1\"}", NULL, &r);
+	CK_STATUS(&r, 400);
+	http_resp_free(&r);
+	send_ok("q", "sess", "{\"SessionId\":\"s1\",\"PartitionKey\":\"s1\"}");
+	recv_del("q", &r);
+	CK_STATUS(&r, 200);
+	CK_BP_STR(&r, "SessionId", "s1");
+	CK_BP_STR(&r, "PartitionKey", "s1");
+	http_resp_free(&r);
 	BROKER_STOP();
 }
 END_TEST
@@ -915,6 +978,37 @@ START_TEST(auto_delete_on_idle)
 }
 END_TEST
 
+START_TEST(auto_delete_on_idle_subscription)
+{
+	BROKER_START();
+	/* receiving and browsing keep a subscription alive (spec §3.12) */
+	mk_topic("live", NULL);
+	mk_sub("live", "s", "<AutoDeleteOnIdle>PT5M</AutoDeleteOnIdle>");
+	send_ok("live", "keepalive1", NULL);
+	send_ok("live", "keepalive2", NULL);
+	emu_advance_ms(240000);
+	recv_del_body("live/subscriptions/s", "keepalive1"); /* receive at 4 min */
+	emu_advance_ms(240000);
+	json_t *pk = emu_peek("live/subscriptions/s", 0, 10); /* browse (one message) at 8 min */
+	ck_assert_int_eq(json_array_size(pk), 1);
+	json_decref(pk);
+	emu_advance_ms(240000);
+	ck_assert_int_eq(http_get("/live/subscriptions/s", NULL), 200); /* 12 min */
+	recv_del_body("live/subscriptions/s", "keepalive2");           /* receive at 12 min */
+	emu_advance_ms(240000);
+	pk = emu_peek("live/subscriptions/s", 0, 10); /* browse of the now empty subscription at 16 min */
+	ck_assert_int_eq(json_array_size(pk), 0);
+	json_decref(pk);
+	emu_advance_ms(240000);
+	ck_assert_msg(http_get("/live/subscriptions/s", NULL) == 200,
+		      "a browse resets the idle timer even when it finds nothing (20 min)");
+	emu_advance_ms(61000);
+	ck_assert_int_eq(http_get("/live/subscriptions/s", NULL), 404);
+	ck_assert_int_eq(http_get("/live", NULL), 200);
+	BROKER_STOP();
+}
+END_TEST
+
 static void set_status(const char *q, const char *status)
 {
 	struct http_resp r;
@@ -1069,6 +1163,33 @@ START_TEST(topic_without_match_drops)
 }
 END_TEST
 
+START_TEST(topic_sequence_numbers_and_sub_ttl)
+{
+	BROKER_START();
+	mk_topic("t", NULL);
+	mk_sub("t", "a", "<DefaultMessageTimeToLive>PT30S</DefaultMessageTimeToLive>");
+	send_ok("t", "m1", NULL);
+	mk_sub("t", "b", NULL);
+	send_ok("t", "m2", "{\"TimeToLive\":3600}");
+	/* the topic numbers the messages; every subscription keeps the topic's number */
+	ck_assert_int_eq(recv_del_body("t/subscriptions/a", "m1"), 1);
+	struct http_resp r;
+	recv_del("t/subscriptions/a", &r);
+	CK_STATUS(&r, 200);
+	ck_assert_str_eq(r.body, "m2");
+	CK_BP_INT(&r, "SequenceNumber", 2);
+	CK_BP_INT(&r, "TimeToLive", 30); /* capped by the subscription's default */
+	http_resp_free(&r);
+	recv_del("t/subscriptions/b", &r);
+	CK_STATUS(&r, 200);
+	ck_assert_str_eq(r.body, "m2");
+	CK_BP_INT(&r, "SequenceNumber", 2);
+	CK_BP_INT(&r, "TimeToLive", 3600);
+	http_resp_free(&r);
+	BROKER_STOP();
+}
+END_TEST
+
 /* ---- long polling ---------------------------------------------------------------------- */
 
 /* Starts a long poll and checks that it parks (does not return on its own at once). */
@@ -1076,7 +1197,7 @@ static void poll_start(struct http_async *j, const char *method, const char *pat
 {
 	http_async_start(j, method, path, 45000);
 	/* let the request reach the broker and park; it must not return on its own */
-	h_sleep_ms(300);
+	h_sleep_ms(400);
 	ck_assert_msg(!http_async_done(j), "a receive with timeout=30 returned at once: %s", http_desc(&j->resp));
 }
 
@@ -1118,6 +1239,15 @@ START_TEST(long_poll_times_out_on_clock)
 	h_sleep_ms(100);
 	ck_assert_msg(!http_async_done(&j), "returned before its deadline: %s", http_desc(&j.resp));
 	emu_advance_ms(2000);
+	/* On a very slow machine the request may have parked only after the first advance; give it
+	 * its full 30 s of manual time once more rather than waiting for the real-time fallback. */
+	int64_t until = h_mono_ms() + 3000;
+	while (!http_async_done(&j) && h_mono_ms() < until)
+		h_sleep_ms(5);
+	if (!http_async_done(&j)) {
+		fprintf(stderr, "long_poll_times_out_on_clock: parked late; advancing another 31 s\n");
+		emu_advance_ms(31000);
+	}
 	http_async_wait(&j, 10000);
 	CK_STATUS(&j.resp, 204);
 	ck_assert_msg(j.elapsed_ms < 10000, "ended by the manual clock, not real time (%lld ms)", (long long)j.elapsed_ms);
@@ -1125,6 +1255,87 @@ START_TEST(long_poll_times_out_on_clock)
 	/* a message sent afterwards is still there (the timed-out receive took nothing) */
 	send_ok("q", "after", NULL);
 	recv_del_body("q", "after");
+	BROKER_STOP();
+}
+END_TEST
+
+START_TEST(scheduled_activation_semantics)
+{
+	BROKER_START();
+	mk_queue("q", NULL);
+	int64_t now = emu_now_ms();
+	int64_t at = now + 60000;
+	send_ok("q", "sched", sfmt("{\"ScheduledEnqueueTimeUtc\":\"%s\",\"TimeToLive\":30}", rfc1123(at)));
+	send_ok("q", "direct", NULL);
+	json_t *arr = emu_peek("q", 0, 10);
+	ck_assert_int_eq(json_array_size(arr), 2);
+	CK_J_INT(json_object_get(json_array_get(arr, 0), "BrokerProperties"), "SequenceNumber", 1);
+	json_decref(arr);
+	recv_del_body("q", "direct"); /* seq 2 */
+	emu_advance_ms(61000);
+	/* activated as if newly enqueued: a new sequence number, and the TTL runs from activation */
+	emu_advance_ms(25000); /* 86 s after sending, 26 s after activation */
+	struct http_resp r;
+	recv_del("q", &r);
+	CK_STATUS(&r, 200);
+	ck_assert_str_eq(r.body, "sched");
+	CK_BP_INT(&r, "SequenceNumber", 3);
+	json_t *bp = resp_bp(&r);
+	const char *enq = jstr(bp, "EnqueuedTimeUtc");
+	int64_t enq_ms = 0;
+	ck_assert_msg(enq != NULL && timefmt_parse_http_date(enq, &enq_ms) == LZ_OK, "EnqueuedTimeUtc: %s", http_desc(&r));
+	ck_assert_msg(enq_ms >= at - 1000 && enq_ms <= now + 61000, "EnqueuedTimeUtc %s is the activation time", enq);
+	json_decref(bp);
+	http_resp_free(&r);
+	BROKER_STOP();
+}
+END_TEST
+
+START_TEST(dead_letter_queue_is_final)
+{
+	BROKER_START();
+	mk_queue("q", "<MaxDeliveryCount>1</MaxDeliveryCount><LockDuration>PT10S</LockDuration>");
+	send_ok("q", "dead", NULL);
+	struct http_resp l;
+	recv_lock_body("q", "dead", &l);
+	ck_assert_int_eq(abandon_msg(&l), 200);
+	http_resp_free(&l);
+	/* abandons and lock expiries in the DLQ never move it again */
+	for (int i = 0; i < 3; i++) {
+		recv_lock_body("q/$DeadLetterQueue", "dead", &l);
+		ck_assert_int_eq(abandon_msg(&l), 200);
+		http_resp_free(&l);
+	}
+	recv_lock_body("q/$DeadLetterQueue", "dead", &l);
+	http_resp_free(&l);
+	emu_advance_ms(11000);
+	ck_assert_int_eq(entity_count("/q", "DeadLetterMessageCount"), 1);
+	recv_del_body("q/$DeadLetterQueue", "dead");
+	recv_empty("q/$DeadLetterQueue");
+	recv_empty("q");
+	BROKER_STOP();
+}
+END_TEST
+
+START_TEST(parked_receive_entity_deleted_or_disabled)
+{
+	BROKER_START();
+	mk_queue("q", NULL);
+	mk_queue("q2", NULL);
+	struct http_async a, b;
+	poll_start(&a, "POST", "/q/messages/head?timeout=30");
+	poll_start(&b, "DELETE", "/q2/messages/head?timeout=30");
+	ck_assert_int_eq(http_delete("/q", NULL), 200);
+	http_async_wait(&a, 10000);
+	CK_STATUS(&a.resp, 410);
+	http_resp_free(&a.resp);
+	struct http_resp r;
+	put_queue("q2", "<Status>ReceiveDisabled</Status>", true, &r);
+	CK_STATUS(&r, 200);
+	http_resp_free(&r);
+	http_async_wait(&b, 10000);
+	CK_STATUS(&b.resp, 403);
+	http_resp_free(&b.resp);
 	BROKER_STOP();
 }
 END_TEST
@@ -1229,6 +1440,11 @@ START_TEST(errors_unknown_entity_410)
 	struct http_resp r;
 	send_msg("nosuch", "x", "text/plain", NULL, NULL, &r);
 	CK_STATUS(&r, 410);
+	/* Azure's error body */
+	char *code = xml_text(r.body, "Code");
+	ck_assert_msg(code != NULL && strcmp(code, "410") == 0, "<Error><Code>410</Code>: %s", http_desc(&r));
+	free(code);
+	ck_assert_msg(xml_count(r.body, "Detail") == 1, "<Detail>: %s", http_desc(&r));
 	http_resp_free(&r);
 	recv_lock("nosuch", &r);
 	CK_STATUS(&r, 410);
@@ -1338,6 +1554,16 @@ START_TEST(errors_oversize_configured_limit)
 	CK_STATUS(&r, 403);
 	http_resp_free(&r);
 	free(batch);
+	/* properties count toward the size */
+	memset(body, 'w', 900);
+	body[900] = '\0';
+	char prop[400];
+	memset(prop, 'v', 300);
+	prop[300] = '\0';
+	const char *const big_prop[] = { sfmt("p: \"%s\"", prop), NULL };
+	send_msg("q", body, "text/plain", NULL, big_prop, &r);
+	CK_STATUS(&r, 403);
+	http_resp_free(&r);
 	ck_assert_int_eq(entity_count("/q", "ActiveMessageCount"), 1);
 	BROKER_STOP();
 }
@@ -1352,6 +1578,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, content_type_roundtrip);
 	tcase_add_test(tc, user_property_typing);
 	tcase_add_test(tc, batch_send);
+	tcase_add_test(tc, batch_many_and_unicode);
 	suite_add_tcase(s, tc);
 
 	tc = h_tcase("locks");
@@ -1360,6 +1587,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lock_expiry_redelivers_in_order);
 	tcase_add_test(tc, renew_lock);
 	tcase_add_test(tc, max_delivery_count_dead_letters);
+	tcase_add_test(tc, dead_letter_queue_is_final);
 	suite_add_tcase(s, tc);
 
 	tc = h_tcase("time");
@@ -1367,8 +1595,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, ttl_expiry_dead_letters);
 	tcase_add_test(tc, ttl_capped_by_entity_default);
 	tcase_add_test(tc, scheduled_messages);
+	tcase_add_test(tc, scheduled_activation_semantics);
 	tcase_add_test(tc, duplicate_detection);
 	tcase_add_test(tc, auto_delete_on_idle);
+	tcase_add_test(tc, auto_delete_on_idle_subscription);
 	suite_add_tcase(s, tc);
 
 	tc = h_tcase("routing");
@@ -1380,11 +1610,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, entity_status);
 	tcase_add_test(tc, topic_fan_out_and_filters);
 	tcase_add_test(tc, topic_without_match_drops);
+	tcase_add_test(tc, topic_sequence_numbers_and_sub_ttl);
 	suite_add_tcase(s, tc);
 
 	tc = h_tcase("longpoll");
 	tcase_add_test(tc, long_poll_woken_by_send);
 	tcase_add_test(tc, long_poll_times_out_on_clock);
+	tcase_add_test(tc, parked_receive_entity_deleted_or_disabled);
 	tcase_add_test(tc, concurrent_senders);
 	tcase_add_test(tc, concurrent_receivers_no_double_delivery);
 	suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "harness.h"
 
@@ -185,6 +186,9 @@ static void check_queue_props(const char *xml)
 	CK_XML_EQ(xml, "Status", "SendDisabled");
 	CK_XML_EQ(xml, "AutoDeleteOnIdle", "PT1H30M");
 	CK_XML_EQ(xml, "EnableExpress", "true");
+	CK_XML_EQ(xml, "IsAnonymousAccessible", "true");
+	CK_XML_EQ(xml, "SupportOrdering", "false");
+	CK_XML_EQ(xml, "MaxMessageSizeInKilobytes", "256");
 	CK_XML_EQ(xml, "UserMetadata", "meta <&> data");
 }
 
@@ -206,6 +210,9 @@ START_TEST(queue_all_properties_roundtrip)
 			    "<Status>SendDisabled</Status>"
 			    "<AutoDeleteOnIdle>PT1H30M</AutoDeleteOnIdle>"
 			    "<EnableExpress>true</EnableExpress>"
+			    "<IsAnonymousAccessible>true</IsAnonymousAccessible>"
+			    "<SupportOrdering>false</SupportOrdering>"
+			    "<MaxMessageSizeInKilobytes>256</MaxMessageSizeInKilobytes>"
 			    "<SomeFutureElement>ignored</SomeFutureElement>";
 	put_queue("allprops", props, false, &r);
 	CK_STATUS(&r, 201);
@@ -263,6 +270,9 @@ START_TEST(topic_properties_roundtrip)
 			    "<FilteringMessagesBeforePublishing>true</FilteringMessagesBeforePublishing>"
 			    "<SupportOrdering>false</SupportOrdering>"
 			    "<AutoDeleteOnIdle>PT2H</AutoDeleteOnIdle>"
+			    "<IsAnonymousAccessible>true</IsAnonymousAccessible>"
+			    "<EnableSubscriptionPartitioning>true</EnableSubscriptionPartitioning>"
+			    "<EnableExpress>true</EnableExpress>"
 			    "<UserMetadata>topic-meta</UserMetadata>";
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 0)
@@ -282,6 +292,9 @@ START_TEST(topic_properties_roundtrip)
 		CK_XML_EQ(r.body, "SupportOrdering", "false");
 		CK_XML_EQ(r.body, "AutoDeleteOnIdle", "PT2H");
 		CK_XML_EQ(r.body, "UserMetadata", "topic-meta");
+		CK_XML_EQ(r.body, "IsAnonymousAccessible", "true");
+		CK_XML_EQ(r.body, "EnableSubscriptionPartitioning", "true");
+		CK_XML_EQ(r.body, "EnableExpress", "true");
 		CK_XML_EQ(r.body, "Status", "Active");
 		/* topics have no queue-only settings */
 		ck_assert_msg(xml_count(r.body, "LockDuration") == 0, "topic has no LockDuration: %s", http_desc(&r));
@@ -289,6 +302,10 @@ START_TEST(topic_properties_roundtrip)
 			      http_desc(&r));
 		http_resp_free(&r);
 	}
+	put_topic("tpart", "<EnablePartitioning>true</EnablePartitioning>", false, &r);
+	CK_STATUS(&r, 201);
+	CK_XML_EQ(r.body, "EnablePartitioning", "true");
+	http_resp_free(&r);
 	mk_sub("t1", "s1", NULL);
 	mk_sub("t1", "s2", NULL);
 	http_get("/t1", &r);
@@ -719,6 +736,14 @@ START_TEST(names_case_and_segments)
 	http_resp_free(&r);
 	send_ok("app/orders", "nested", NULL);
 	recv_del_body("app/orders", "nested");
+	send_ok("app/orders", "nested-lock", NULL);
+	struct http_resp l;
+	recv_lock_body("app/orders", "nested-lock", &l);
+	char *lp = lock_path(&l);
+	ck_assert_msg(lp != NULL && strncasecmp(lp, "/app/orders/messages/2/", 23) == 0, "Location: %s", http_desc(&l));
+	free(lp);
+	ck_assert_int_eq(complete_msg(&l), 200);
+	http_resp_free(&l);
 
 	/* names at the limits */
 	char name260[261], name261[262];
@@ -801,6 +826,12 @@ START_TEST(errors_bad_input)
 	put_queue("bad2", "<AutoDeleteOnIdle>PT1M</AutoDeleteOnIdle>", false, &r);
 	CK_STATUS(&r, 400);
 	ck_assert_msg(strstr(r.body, "AutoDeleteOnIdle") != NULL, "names AutoDeleteOnIdle: %s", http_desc(&r));
+	http_resp_free(&r);
+	/* a Premium-only size on this Standard-like namespace */
+	put_queue("bad2", "<MaxMessageSizeInKilobytes>1024</MaxMessageSizeInKilobytes>", false, &r);
+	CK_STATUS(&r, 400);
+	ck_assert_msg(strstr(r.body, "MaxMessageSizeInKilobytes") != NULL, "names MaxMessageSizeInKilobytes: %s",
+		      http_desc(&r));
 	http_resp_free(&r);
 	put_queue("bad2", "<Status>Sleeping</Status>", false, &r);
 	CK_STATUS(&r, 400);
@@ -936,6 +967,74 @@ START_TEST(namespace_info)
 }
 END_TEST
 
+START_TEST(protocol_variants)
+{
+	BROKER_START();
+	struct http_resp r;
+	/* prefixed elements, as the Python SDK writes them, and the api-version query */
+	const char *prefixed =
+		"<?xml version='1.0' encoding='utf-8'?>"
+		"<ns0:entry xmlns:ns0=\"http://www.w3.org/2005/Atom\"><ns0:content type=\"application/xml\">"
+		"<ns1:QueueDescription xmlns:ns1=\"" NS_SB "\" xmlns:xsi=\"" NS_XSI "\">"
+		"<ns1:LockDuration>PT30S</ns1:LockDuration><ns1:MaxDeliveryCount>4</ns1:MaxDeliveryCount>"
+		"<ns1:DefaultMessageTimeToLive>P10675199DT2H48M5.477539S</ns1:DefaultMessageTimeToLive>"
+		"</ns1:QueueDescription></ns0:content></ns0:entry>";
+	http_put_xml("/pq?api-version=2021-05", prefixed, false, &r);
+	CK_STATUS(&r, 201);
+	expect_content_type(&r, "application/atom+xml;type=entry");
+	CK_XML_EQ(r.body, "LockDuration", "PT30S");
+	CK_XML_EQ(r.body, "MaxDeliveryCount", "4");
+	/* the Python SDK's rounded "infinite" is infinite */
+	char *ttl = xml_text(r.body, "DefaultMessageTimeToLive");
+	ck_assert_msg(ttl != NULL && strncmp(ttl, "P10675199DT2H48M5.47", 20) == 0, "infinite TTL: %s", http_desc(&r));
+	free(ttl);
+	http_resp_free(&r);
+
+	http_get("/pq?api-version=2021-05&enrich=false", &r);
+	CK_STATUS(&r, 200);
+	char *id = xml_text(r.body, "id");
+	ck_assert_msg(id != NULL && strstr(id, "/pq") != NULL && strstr(id, "api-version=2021-05") != NULL,
+		      "<id> echoes the path and api-version: %s", http_desc(&r));
+	free(id);
+	http_resp_free(&r);
+
+	/* "Subscriptions" is accepted, and segments are case-insensitive */
+	mk_topic("t", NULL);
+	put_sub("t", "s", NULL, false, NULL);
+	http_put_xml("/t/Subscriptions/s2", "<entry xmlns=\"http://www.w3.org/2005/Atom\"><content type=\"application/xml\">"
+					    "<SubscriptionDescription xmlns=\"" NS_SB "\"/></content></entry>",
+		     false, &r);
+	CK_STATUS(&r, 201);
+	http_resp_free(&r);
+	ck_assert_int_eq(http_get("/t/subscriptions/S2", NULL), 200);
+	ck_assert_int_eq(http_get("/T/SUBSCRIPTIONS/s", NULL), 200);
+
+	/* xsi prefix for the filter type */
+	put_rule("t", "s", "xr",
+		 "<Filter xmlns:xsi=\"" NS_XSI "\" xsi:type=\"CorrelationFilter\"><Label>L</Label></Filter>"
+		 "<Action xmlns:xsi=\"" NS_XSI "\" xsi:type=\"EmptyRuleAction\"/>",
+		 false, &r);
+	CK_STATUS(&r, 201);
+	http_resp_free(&r);
+	http_get("/t/subscriptions/s/rules/xr", &r);
+	char *ft = xml_attr(r.body, "Filter", "type");
+	ck_assert_msg(ft != NULL && strcmp(ft, "CorrelationFilter") == 0, "filter type: %s", http_desc(&r));
+	free(ft);
+	CK_XML_EQ(r.body, "Label", "L");
+	http_resp_free(&r);
+
+	/* feeds are typed as feeds; DELETE answers with an empty body */
+	http_get("/$Resources/Topics", &r);
+	expect_content_type(&r, "application/atom+xml;type=feed");
+	http_resp_free(&r);
+	http_delete("/pq", &r);
+	CK_STATUS(&r, 200);
+	ck_assert_msg(r.len == 0, "DELETE has an empty body: %s", http_desc(&r));
+	http_resp_free(&r);
+	BROKER_STOP();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mgmt");
@@ -953,6 +1052,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, errors_bad_input);
 	tcase_add_test(tc, runtime_count_details);
 	tcase_add_test(tc, namespace_info);
+	tcase_add_test(tc, protocol_variants);
 	suite_add_tcase(s, tc);
 	return s;
 }

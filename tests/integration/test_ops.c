@@ -132,6 +132,7 @@ END_TEST
 START_TEST(sigterm_exits_zero)
 {
 	struct lzb b = { 0 };
+	lzb_label = __func__;
 	lzb_start(&b, NULL);
 	mk_queue("q", NULL);
 	send_ok("q", "x", NULL);
@@ -146,12 +147,14 @@ END_TEST
 START_TEST(kill9_and_restart_without_durability)
 {
 	struct lzb a = { 0 };
+	lzb_label = __func__;
 	lzb_start(&a, NULL);
 	mk_queue("q", NULL);
 	send_ok("q", "lost", NULL);
 	lzb_kill9(&a);
 	/* durability none: a new broker starts empty */
 	struct lzb b = { 0 };
+	lzb_label = __func__;
 	lzb_start(&b, NULL);
 	ck_assert_int_eq(http_get("/q", NULL), 404);
 	lzb_stop(&b);
@@ -161,7 +164,9 @@ END_TEST
 START_TEST(two_brokers_random_ports)
 {
 	struct lzb a = { 0 }, b = { 0 };
+	lzb_label = __func__;
 	lzb_start(&a, NULL);
+	lzb_label = __func__;
 	lzb_start(&b, NULL);
 	ck_assert_int_ne(a.port, b.port);
 	/* independent state */
@@ -178,6 +183,7 @@ END_TEST
 START_TEST(sigterm_ends_parked_long_poll)
 {
 	struct lzb b = { 0 };
+	lzb_label = __func__;
 	lzb_start(&b, NULL);
 	mk_queue("q", NULL);
 	struct http_async a;

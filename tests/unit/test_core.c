@@ -541,6 +541,27 @@ START_TEST(parked_receives)
 	send_body("q", "second");
 	ck_assert_int_eq(w3.calls, 0);
 	msg_out_release(&w1.msg);
+
+	/* Disabling receive answers parked receives at once. */
+	{
+		struct waited w4 = { 0 };
+		struct entity_desc d;
+		uint64_t id4;
+		struct msg_out drained;
+
+		ck_assert(recv_one("q", SUBQ_MAIN, RECV_RECEIVE_DELETE, &drained));
+		msg_out_release(&drained);
+		ck_assert_int_eq(core_receive(c, "q", SUBQ_MAIN, RECV_PEEK_LOCK, 50000, on_wait, &w4, &m, &got, &id4, NULL),
+				 LZ_OK);
+		ck_assert(!got);
+		entity_desc_defaults(&d, ENTITY_QUEUE);
+		d.status = STATUS_RECEIVE_DISABLED;
+		ck_assert_int_eq(core_entity_put(c, "q", &d, true, NULL, NULL, NULL), LZ_OK);
+		ck_assert_int_eq(w4.calls, 1);
+		ck_assert_int_eq(w4.err, LZ_EDISABLED);
+		ck_assert(!w4.has_msg);
+		entity_desc_release(&d);
+	}
 }
 END_TEST
 
