@@ -156,20 +156,6 @@ http_status() {
 	fi
 }
 
-# A port in 20000..59999 on which nothing listens right now.
-free_port() {
-	local i port
-	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	echo "run.sh: no free port found" >&2
-	return 1
-}
-
 # ---- load runs ---------------------------------------------------------------------------------
 
 # field LINE KEY -> value of KEY=... in an lzload result line, without a "/s" suffix
@@ -202,8 +188,9 @@ BROKER_PORT=
 start_broker() {
 	local dir=$WORK_DIR/$1 i status=000
 	mkdir -p "$dir"
-	BROKER_PORT=$(free_port)
-	(cd "$dir" && exec env LOCALZURE_HTTP_HOST=127.0.0.1 LOCALZURE_HTTP_PORT="$BROKER_PORT" \
+	BROKER_PORT=
+	# Port 0: the broker binds any free port and logs it (port=N), so nothing can race us to it.
+	(cd "$dir" && exec env LOCALZURE_HTTP_HOST=127.0.0.1 LOCALZURE_HTTP_PORT=0 \
 		LOCALZURE_DURABILITY=none "$BROKER_ABS") >"$dir/broker.log" 2>&1 &
 	BROKER_PID=$!
 	STARTED_PIDS+=("$BROKER_PID")
@@ -212,6 +199,10 @@ start_broker() {
 			echo "run.sh: the broker exited during start-up; last log lines:" >&2
 			tail -n 20 "$dir/broker.log" >&2 || true
 			exit 1
+		fi
+		if [[ -z $BROKER_PORT ]]; then
+			BROKER_PORT=$(sed -n 's/.*msg="listening".* port=\([0-9]*\).*/\1/p' "$dir/broker.log" | head -n 1)
+			[[ -z $BROKER_PORT ]] && { sleep 0.1; continue; }
 		fi
 		status=$(http_status GET "$BROKER_PORT" /health)
 		[[ $status == 200 ]] && break

@@ -20,9 +20,15 @@
  *                      which wins over TimeToLive; a user property is a string, number or bool.
  *   emulator message   {"BrokerProperties": {...}, "UserProperties": {...}, "Body": base64}.
  *
- * Errors: malformed input gives LZ_EINVAL (not JSON, wrong JSON type, unparsable date or TTL,
- * an untypable header) or LZ_ERANGE (negative TTL, id longer than 128 characters), with
- * `detail` (may be NULL) naming the key or header. LZ_ENOMEM.
+ * JSON is read with cJSON (a batch body is ~110 KB per request on the hot path; jansson was
+ * measured ten times slower). Duplicate keys: the last one wins for BrokerProperties and user
+ * properties, the first for Body. Two limits follow from cJSON: a number is an Int64 when it is
+ * integral and within ±2^53, a Double otherwise; a "\u0000" escape anywhere is refused (cJSON
+ * ends strings at NUL, which would silently cut a Body).
+ *
+ * Errors: malformed input gives LZ_EINVAL (not JSON — the detail gives the byte offset —, wrong
+ * JSON type, unparsable date or TTL, an untypable header) or LZ_ERANGE (negative TTL, an id
+ * longer than 128 characters), with `detail` (may be NULL) naming the key or header. LZ_ENOMEM.
  *
  * Ownership: parse functions fill caller-provided structs which the caller releases
  * (msg_props_release, proplist_release, brokerprops_batch_free); on failure they leave them

@@ -14,8 +14,9 @@
  *   management (spec §2.1–2.3; entries and feeds are Atom XML)
  *     GET|PUT|DELETE /{e}, /{topic}/subscriptions/{sub}, /{topic}/subscriptions/{sub}/rules/{rule}
  *       PUT without If-Match creates (201, 409 if it exists); PUT with If-Match replaces (200, 404
- *       if missing). GET of a missing entity answers 404 with an <Error> body (Azure answers 200
- *       with an empty feed; every SDK treats both as "not found").
+ *       if missing); a queue/subscription PUT with an empty body takes Azure's defaults (an
+ *       emulator convenience). GET of a missing entity answers 404 with an <Error> body (Azure
+ *       answers 200 with an empty feed; every SDK treats both as "not found").
  *     GET /$Resources/Queues|Topics, /{topic}/subscriptions, /{topic}/subscriptions/{sub}/rules
  *       with $skip and $top → feed
  *     GET /$namespaceinfo → NamespaceInfo entry
@@ -47,15 +48,23 @@
  *   same name.
  *
  * Status mapping (data plane / management): a missing entity is 410 / 404; a lost lock or a
- * missing message on settle is 404; exists 409; invalid input 400; too large, quota and disabled
- * 403; busy 503. Emulator endpoints use the data-plane mapping. Every error body is Azure's
- * <Error><Code>status</Code><Detail>..</Detail></Error> (application/xml; charset=utf-8).
+ * missing message on settle is 404; exists 409; invalid input (also unsupported features) 400;
+ * too large, quota and disabled 403; busy 503; anything else 500. Emulator endpoints use the
+ * data-plane mapping. Every error body is Azure's <Error><Code>status</Code><Detail>..</Detail>
+ * </Error> (application/xml; charset=utf-8). Unknown paths are 404, known paths with another
+ * method 405. Request paths longer than 2 KB are 404.
+ *
+ * Receives: ?timeout= is whole seconds, 0..86400, default 0 (answer at once). A peek-lock's
+ * Location is {base}/{path lower-cased}[/$deadletterqueue]/messages/{seq}/{lock}, {base} being
+ * http://{Host header}. Request bodies over cfg.max_body_bytes (single and batch sends alike)
+ * are read and dropped, then answered 403.
  *
  * Long polls never block a thread: the connection is suspended and a core waiter resumes it. A
  * long poll ends at the first of: a message, the core clock passing its deadline (so a manual
- * clock advance ends it), or the same wait in real time (http_server_expire, so a manual clock
- * that never moves does not hang clients). A peek-locked message whose response could not be
- * delivered is abandoned at once.
+ * clock advance ends it), the same wait in real time (http_server_expire, so a manual clock that
+ * never moves does not hang clients), or the client hanging up (checked by http_server_expire,
+ * as libmicrohttpd does not watch suspended connections). A peek-locked message whose client
+ * turns out to be gone when its response is due is abandoned at once.
  *
  * Threads: libmicrohttpd runs `threads` polling threads; handlers run there and call the core.
  * http_server_expire() is meant for one timer thread; the other functions for the thread that

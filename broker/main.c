@@ -165,11 +165,14 @@ int main(void)
 	}
 	log_threshold = cfg.log_level;
 
-	/* The stop signals are blocked before any thread starts, so only sigwait() below sees them. */
+	/* The stop signals are blocked before any thread starts, so only sigwait() below sees them.
+	 * Their disposition is reset first: a shell starting us in the background sets SIGINT to
+	 * "ignore", and an ignored signal is discarded even while blocked. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+	if (signal(SIGTERM, SIG_DFL) == SIG_ERR || signal(SIGINT, SIG_DFL) == SIG_ERR ||
+	    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_write(LOG_ERROR, "cannot set up signal handling", "%s", "");
 		return 1;
 	}

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config
 	libnng-dev libsqlite3-dev libmsgpack-dev libyaml-dev check
-	libmicrohttpd-dev libjansson-dev libexpat1-dev
+	libmicrohttpd-dev libjansson-dev libcjson-dev libexpat1-dev
 	libcurl4-openssl-dev curl
 )
 

@@ -126,6 +126,10 @@ START_TEST(test_parse_values)
 		      LZ_OK);
 	ck_assert_str_eq(p.label, "a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80");
 	msg_props_release(&p);
+	ck_assert_err(parse("{\"Label\":\"\\u20AC\\u20ac\\b\\f\\r\",\"TimeToLive\":1E+1}", &p, &d), LZ_OK);
+	ck_assert_str_eq(p.label, "\xe2\x82\xac\xe2\x82\xac\b\f\r");
+	ck_assert_int_eq(p.ttl_ms, 10000);
+	msg_props_release(&p);
 
 	/* lengths count characters, not bytes */
 	char id[2 * BROKERPROPS_ID_MAX + 32];
@@ -151,31 +155,40 @@ START_TEST(test_parse_errors)
 	expect_parse_error("{\"Label\":\"x\"", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"Label\":\"x}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{Label:\"x\"}", LZ_EINVAL, "BrokerProperties");
-	expect_parse_error("{\"TimeToLive\":01}", LZ_EINVAL, "BrokerProperties");
-	expect_parse_error("{\"TimeToLive\":1.}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"TimeToLive\":1e}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"TimeToLive\":tru}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"Label\":\"\\x\"}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"Label\":\"\\u12\"}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"Label\":\"\\ud800\"}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("{\"Label\":\"\\udc00\"}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"Label\":\"\\ud800\\n\"}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"Label\":\"\\ud800\\u0041\"}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"Label\":\"\\u", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"Label\":\"\\", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"Label\":\"a\\n", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"TimeToLive\":-}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"TimeToLive\":1e+}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"X\":{\"a\" 1}}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"X\":[1 2]}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"X\":nul}", LZ_EINVAL, "BrokerProperties");
+	expect_parse_error("{\"X\":}", LZ_EINVAL, "BrokerProperties");
 	expect_parse_error("[1]", LZ_EINVAL, "object");
 	expect_parse_error("\"x\"", LZ_EINVAL, "object");
-	/* nesting deeper than the reader allows, in a member that is otherwise skipped */
-	char deep[256] = "{\"x\":";
-	for (int i = 0; i < 100; i++)
+	/* nesting deeper than cJSON allows (1000 levels), in a member that is otherwise ignored */
+	static char deep[2100] = "{\"x\":";
+	for (int i = 0; i < 1001; i++)
 		strcat(deep, "[");
-	for (int i = 0; i < 100; i++)
+	for (int i = 0; i < 1001; i++)
 		strcat(deep, "]");
 	strcat(deep, "}");
-	expect_parse_error(deep, LZ_EINVAL, "deep");
+	expect_parse_error(deep, LZ_EINVAL, "BrokerProperties");
 
 	/* wrong JSON types name the key */
 	expect_parse_error("{\"MessageId\":42}", LZ_EINVAL, "MessageId");
 	expect_parse_error("{\"Label\":true}", LZ_EINVAL, "Label");
 	expect_parse_error("{\"To\":{\"a\":1}}", LZ_EINVAL, "To");
 	expect_parse_error("{\"ReplyTo\":[\"a\"]}", LZ_EINVAL, "ReplyTo");
-	expect_parse_error("{\"CorrelationId\":\"a\\u0000b\"}", LZ_EINVAL, "CorrelationId");
+	expect_parse_error("{\"CorrelationId\":\"a\\u0000b\"}", LZ_EINVAL, "u0000");
 	expect_parse_error("{\"TimeToLive\":\"30\"}", LZ_EINVAL, "TimeToLive");
 	expect_parse_error("{\"TimeToLive\":true}", LZ_EINVAL, "TimeToLive");
 	expect_parse_error("{\"ScheduledEnqueueTimeUtc\":784111777}", LZ_EINVAL, "ScheduledEnqueueTimeUtc");
@@ -468,17 +481,20 @@ START_TEST(test_batch_parse)
 	ck_assert_int_eq(msgs[3].props.ttl_ms, 2500);
 	brokerprops_batch_free(msgs, n);
 
-	/* bodies keep their bytes; a large batch grows the array */
+	/* bodies keep their bytes (escapes decoded); a large batch keeps every element */
 	struct strbuf big = STRBUF_INIT;
 	ck_assert_err(strbuf_addch(&big, '['), LZ_OK);
 	for (int i = 0; i < 100; i++)
-		ck_assert_err(strbuf_addf(&big, "%s{\"Body\":\"message %d\\u0000\"}", i > 0 ? "," : "", i), LZ_OK);
+		ck_assert_err(strbuf_addf(&big, "%s{\"Body\":\"message %d\\u00e9\\n\"}", i > 0 ? "," : "", i), LZ_OK);
 	ck_assert_err(strbuf_addch(&big, ']'), LZ_OK);
 	ck_assert_err(batch(strbuf_cstr(&big), &msgs, &n, &d), LZ_OK);
 	ck_assert_uint_eq(n, 100);
-	ck_assert_uint_eq(msgs[99].body->len, 11);
-	ck_assert(memcmp(msgs[99].body->bytes, "message 99\0", 11) == 0);
+	ck_assert_uint_eq(msgs[99].body->len, 13);
+	ck_assert(memcmp(msgs[99].body->bytes, "message 99\xc3\xa9\n", 13) == 0);
 	brokerprops_batch_free(msgs, n);
+	/* a NUL escape would be cut silently by the JSON library: refused instead */
+	ck_assert_err(batch("[{\"Body\":\"a\\u0000b\"}]", &msgs, &n, &d), LZ_EINVAL);
+	ck_assert_ptr_nonnull(strstr(d.text, "u0000"));
 	strbuf_release(&big);
 	brokerprops_batch_free(NULL, 0);
 }
