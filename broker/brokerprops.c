@@ -1,6 +1,8 @@
 #include "broker/brokerprops.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -145,19 +147,103 @@ static bool json_has_nul_escape(const char *text, size_t len)
 	return false;
 }
 
-/* Parses `len` bytes of `text` into *root; LZ_EINVAL with detail naming `what` otherwise. */
+/*
+ * cJSON trees live in a per-thread bump arena for the duration of one parse call. A batch parse
+ * makes ~400 small allocations; through malloc they interleave with the long-lived messages
+ * created from them and fragment the heap (malloc_consolidate and unlink_chunk took 18 % of the
+ * broker's CPU on batch sends). json_arena_end() frees the whole arena, so nothing outlives the
+ * call and no thread keeps memory between requests.
+ */
+#define JSON_ARENA_BLOCK 65536
+
+struct json_arena_block {
+	struct json_arena_block *next;
+	size_t cap, used;
+	max_align_t data[];
+};
+
+static _Thread_local struct json_arena_block *json_arena;
+static _Thread_local bool json_arena_on;
+static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
+
+static void *json_arena_malloc(size_t n)
+{
+	struct json_arena_block *b = json_arena;
+	void *p;
+
+	if (!json_arena_on)
+		return malloc(n);
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > JSON_ARENA_BLOCK ? n : JSON_ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + cap);
+		if (b == NULL)
+			return NULL;
+		b->next = json_arena;
+		b->cap = cap;
+		b->used = 0;
+		json_arena = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+/* Arena memory goes back all at once in json_arena_end(). */
+static void json_arena_free(void *p)
+{
+	if (!json_arena_on)
+		free(p);
+}
+
+static void json_hooks_install(void)
+{
+	cJSON_Hooks hooks = { json_arena_malloc, json_arena_free };
+
+	cJSON_InitHooks(&hooks);
+}
+
+static void json_arena_begin(void)
+{
+	pthread_once(&json_hooks_once, json_hooks_install);
+	json_arena_on = true;
+}
+
+static void json_arena_end(void)
+{
+	while (json_arena != NULL) {
+		struct json_arena_block *next = json_arena->next;
+
+		free(json_arena);
+		json_arena = next;
+	}
+	json_arena_on = false;
+}
+
+static void json_tree_free(cJSON *root)
+{
+	cJSON_Delete(root);
+	json_arena_end();
+}
+
+/* Parses `len` bytes of `text` into *root, to be freed with json_tree_free(); LZ_EINVAL with
+ * detail naming `what` otherwise. */
 static lz_err json_parse(const char *text, size_t len, const char *what, cJSON **root, struct lz_detail *detail)
 {
 	const char *end = NULL;
 
+	*root = NULL;
 	if (json_has_nul_escape(text, len)) {
 		detail_set(detail, "", "The %s contains a \\u0000 escape, which is not supported.", what);
 		return LZ_EINVAL;
 	}
+	json_arena_begin();
 	*root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (*root == NULL) {
 		size_t off = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : 0;
 
+		json_arena_end();
 		detail_set(detail, "", "The %s is not valid JSON (error near offset %zu).", what, off);
 		return LZ_EINVAL;
 	}
@@ -166,7 +252,7 @@ static lz_err json_parse(const char *text, size_t len, const char *what, cJSON *
 	if (end != NULL && end < text + len) {
 		detail_set(detail, "", "The %s is not valid JSON: unexpected text at offset %zu.", what,
 			   (size_t)(end - text));
-		cJSON_Delete(*root);
+		json_tree_free(*root);
 		*root = NULL;
 		return LZ_EINVAL;
 	}
@@ -312,7 +398,7 @@ lz_err brokerprops_parse(const char *json, size_t len, struct msg_props *out, st
 	} else {
 		e = props_read(root, false, "BrokerProperties: ", out, detail);
 	}
-	cJSON_Delete(root);
+	json_tree_free(root);
 	return e;
 }
 
@@ -797,13 +883,13 @@ lz_err brokerprops_parse_batch(const char *json, size_t len, struct msg_in **msg
 	}
 	*msgs = arr;
 	*n = count;
-	cJSON_Delete(root);
+	json_tree_free(root);
 	return LZ_OK;
 
 out_free_batch:
 	brokerprops_batch_free(arr, count);
 out_delete_tree:
-	cJSON_Delete(root);
+	json_tree_free(root);
 	return e;
 }
 

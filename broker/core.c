@@ -643,15 +643,8 @@ static uint64_t plan_next_seq(struct plan *p, struct entity *e)
 		if (p->counters[i].path == e->path && p->counters[i].seq > last)
 			last = p->counters[i].seq;
 	}
-	if (p->ncounters == p->capcounters) {
-		size_t cap = p->capcounters ? p->capcounters * 2 : 4;
-		struct journal_counter *v = realloc(p->counters, cap * sizeof(*v));
-
-		if (v == NULL)
-			core_oom();
-		p->counters = v;
-		p->capcounters = cap;
-	}
+	if (p->ncounters == p->capcounters)
+		core_array_grow(&p->counters, &p->capcounters, sizeof(p->counters[0]));
 	p->counters[p->ncounters].path = e->path;
 	p->counters[p->ncounters].seq = last + 1;
 	p->ncounters++;
@@ -663,15 +656,8 @@ static struct journal_place *plan_place(struct plan *p, struct entity *e, enum j
 {
 	struct journal_place *pl;
 
-	if (p->nplaces == p->capplaces) {
-		size_t cap = p->capplaces ? p->capplaces * 2 : 4;
-		struct journal_place *v = realloc(p->places, cap * sizeof(*v));
-
-		if (v == NULL)
-			core_oom();
-		p->places = v;
-		p->capplaces = cap;
-	}
+	if (p->nplaces == p->capplaces)
+		core_array_grow(&p->places, &p->capplaces, sizeof(p->places[0]));
 	pl = &p->places[p->nplaces++];
 	memset(pl, 0, sizeof(*pl));
 	pl->path = e->path;
@@ -914,23 +900,6 @@ static void lock_release_return(core *c, struct message *m)
 
 /* ---- sending ------------------------------------------------------------------------------- */
 
-static size_t msg_in_size(const struct msg_in *m)
-{
-	size_t n = m->body != NULL ? m->body->len : 0;
-	const struct msg_props *p = &m->props;
-	const char *const strs[] = { p->message_id, p->correlation_id, p->session_id, p->reply_to,
-				     p->reply_to_session_id, p->to, p->label, p->content_type,
-				     p->partition_key, p->via_partition_key };
-
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		n += strs[i] != NULL ? strlen(strs[i]) : 0;
-	for (size_t i = 0; i < m->user.n; i++) {
-		n += strlen(m->user.items[i].name);
-		n += m->user.items[i].v.type == VALUE_STRING ? strlen(m->user.items[i].v.u.s) : 8;
-	}
-	return n;
-}
-
 static uint64_t entity_usage(const struct entity *e)
 {
 	uint64_t bytes = e->bytes;
@@ -957,7 +926,7 @@ static lz_err validate_send(core *c, struct entity *e, const struct msg_in *msgs
 		limit = (size_t)e->desc.max_message_size_kb * 1024;
 	for (size_t i = 0; i < n; i++) {
 		const struct msg_props *p = &msgs[i].props;
-		size_t size = msg_in_size(&msgs[i]);
+		size_t size = core_message_size(p, &msgs[i].user, msgs[i].body != NULL ? msgs[i].body->len : 0);
 
 		if (msgs[i].body == NULL) {
 			detail_set(detail, "Message %zu has no body.", i);

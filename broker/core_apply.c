@@ -45,15 +45,8 @@ void core_mark_wake(struct core *c, struct entity *e)
 {
 	if (e->wake_pending || (e->waiters[0] == NULL && e->waiters[1] == NULL))
 		return;
-	if (c->nwake == c->capwake) {
-		size_t cap = c->capwake ? c->capwake * 2 : 16;
-		struct entity **w = realloc(c->wake, cap * sizeof(*w));
-
-		if (w == NULL)
-			core_oom();
-		c->wake = w;
-		c->capwake = cap;
-	}
+	if (c->nwake == c->capwake)
+		core_array_grow(&c->wake, &c->capwake, sizeof(c->wake[0]));
 	c->wake[c->nwake++] = e;
 	e->wake_pending = true;
 }
@@ -74,23 +67,6 @@ static int64_t entity_effective_ttl(const struct entity *e, const struct msg_pro
 	if (e->topic != NULL && e->topic->desc.default_ttl_ms < ttl)
 		ttl = e->topic->desc.default_ttl_ms;
 	return ttl;
-}
-
-static size_t message_size(const struct msg_props *p, const struct proplist *user, size_t body_len)
-{
-	size_t n = body_len + 64;
-	const char *const strs[] = { p->message_id, p->correlation_id, p->session_id, p->reply_to,
-				     p->reply_to_session_id, p->to, p->label, p->content_type,
-				     p->partition_key, p->via_partition_key };
-
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		n += strs[i] != NULL ? strlen(strs[i]) : 0;
-	for (size_t i = 0; i < user->n; i++) {
-		n += strlen(user->items[i].name) + 8;
-		if (user->items[i].v.type == VALUE_STRING)
-			n += strlen(user->items[i].v.u.s);
-	}
-	return n;
 }
 
 static void message_make_available(struct core *c, struct message *m)
@@ -201,7 +177,8 @@ static struct message *message_from_place(struct core *c, struct entity *dest, c
 	} else {
 		m->expires_ms = p->where == JWHERE_DLQ ? INT64_MAX : sat_add(enqueued_ms, m->ttl_ms);
 	}
-	m->size = message_size(&m->props, &m->user, body->len);
+	/* 64: the fixed per-message fields Azure also counts against the entity size. */
+	m->size = core_message_size(&m->props, &m->user, body->len) + 64;
 	return m;
 }
 
@@ -245,6 +222,21 @@ static lz_err resolve_places(struct core *c, const struct journal_place *ps, siz
 	return LZ_OK;
 }
 
+/* Resolves the places of an ENQUEUE or MOVE into *dest (dest_stack when it holds 8) and
+ * applies its counters; nothing changes when a place does not resolve. */
+static lz_err resolve_landing(struct core *c, const struct journal_counter *cs, size_t ncs,
+			      const struct journal_place *ps, size_t nps, struct entity **dest_stack,
+			      struct entity ***dest, struct lz_detail *detail)
+{
+	lz_err err;
+
+	*dest = nps > 8 ? core_xcalloc(nps, sizeof(**dest)) : dest_stack;
+	err = resolve_places(c, ps, nps, *dest, detail);
+	if (err == LZ_OK)
+		err = apply_counters(c, cs, ncs, detail);
+	return err;
+}
+
 static void dup_prune(struct entity *e, int64_t now_ms)
 {
 	while (e->dup_head < e->dup_tail) {
@@ -285,15 +277,8 @@ static void dup_record(struct entity *e, const char *id, int64_t ts_ms)
 			e->dup_tail -= e->dup_head;
 			e->dup_head = 0;
 		}
-		if (e->dup_tail == e->dup_cap) {
-			size_t cap = e->dup_cap ? e->dup_cap * 2 : 16;
-			struct dup_entry **f = realloc(e->dup_fifo, cap * sizeof(*f));
-
-			if (f == NULL)
-				core_oom();
-			e->dup_fifo = f;
-			e->dup_cap = cap;
-		}
+		if (e->dup_tail == e->dup_cap)
+			core_array_grow(&e->dup_fifo, &e->dup_cap, sizeof(e->dup_fifo[0]));
 	}
 	e->dup_fifo[e->dup_tail++] = d;
 	if (map_put(&e->dup, id, d, NULL) != LZ_OK)
@@ -311,11 +296,7 @@ static lz_err apply_enqueue(struct core *c, const struct jrec_enqueue *r, int64_
 		snprintf(detail->text, sizeof(detail->text), "enqueue to unknown entity '%s'", r->target);
 		return LZ_EINVAL;
 	}
-	if (r->nplaces > sizeof(dest_stack) / sizeof(dest_stack[0]))
-		dest = core_xcalloc(r->nplaces, sizeof(*dest));
-	err = resolve_places(c, r->places, r->nplaces, dest, detail);
-	if (err == LZ_OK)
-		err = apply_counters(c, r->counters, r->ncounters, detail);
+	err = resolve_landing(c, r->counters, r->ncounters, r->places, r->nplaces, dest_stack, &dest, detail);
 	if (err != LZ_OK)
 		goto out_free_dest;
 	if (c->live_body != NULL && c->live_body->bytes == r->msg.body) {
@@ -365,11 +346,7 @@ static lz_err apply_move(struct core *c, const struct jrec_move *r, int64_t ts, 
 
 	if (src == NULL)
 		return LZ_EINVAL;
-	if (r->nplaces > sizeof(dest_stack) / sizeof(dest_stack[0]))
-		dest = core_xcalloc(r->nplaces, sizeof(*dest));
-	err = resolve_places(c, r->places, r->nplaces, dest, detail);
-	if (err == LZ_OK)
-		err = apply_counters(c, r->counters, r->ncounters, detail);
+	err = resolve_landing(c, r->counters, r->ncounters, r->places, r->nplaces, dest_stack, &dest, detail);
 	if (err != LZ_OK)
 		goto out_free_dest;
 	for (size_t i = 0; i < r->nplaces; i++) {

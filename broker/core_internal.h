@@ -127,6 +127,10 @@ void core_oom(void) __attribute__((noreturn));
 void *core_xcalloc(size_t n, size_t size);
 char *core_xstrdup(const char *s);
 char *core_key(const char *path);              /* lower-cased copy */
+/* Doubles the capacity of the array at *(void **)pv (at least 16 elements of `elem` bytes). */
+void core_array_grow(void *pv, size_t *cap, size_t elem);
+/* Bytes a message counts against its entity: body, system property strings, user properties. */
+size_t core_message_size(const struct msg_props *p, const struct proplist *user, size_t body_len);
 void mstore_init(struct mstore *s);
 void mstore_release(struct mstore *s);        /* does not free messages */
 void mstore_insert(struct mstore *s, struct message *m);

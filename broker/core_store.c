@@ -47,6 +47,34 @@ char *core_key(const char *path)
 	return k;
 }
 
+void core_array_grow(void *pv, size_t *cap, size_t elem)
+{
+	void **v = pv;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *grown = realloc(*v, ncap * elem);
+
+	if (grown == NULL)
+		core_oom();
+	*v = grown;
+	*cap = ncap;
+}
+
+size_t core_message_size(const struct msg_props *p, const struct proplist *user, size_t body_len)
+{
+	size_t n = body_len;
+	const char *const strs[] = { p->message_id, p->correlation_id, p->session_id, p->reply_to,
+				     p->reply_to_session_id, p->to, p->label, p->content_type,
+				     p->partition_key, p->via_partition_key };
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		n += strs[i] != NULL ? strlen(strs[i]) : 0;
+	for (size_t i = 0; i < user->n; i++) {
+		n += strlen(user->items[i].name);
+		n += user->items[i].v.type == VALUE_STRING ? strlen(user->items[i].v.u.s) : 8;
+	}
+	return n;
+}
+
 struct msg_body *msg_body_new(const void *bytes, size_t len)
 {
 	struct msg_body *b;
@@ -177,15 +205,8 @@ void mstore_insert(struct mstore *s, struct message *m)
 	if (s->tail == s->cap) {
 		if (s->tail - s->head - s->live > 0 || s->head > 0)
 			mstore_compact(s);
-		if (s->tail == s->cap) {
-			size_t cap = s->cap ? s->cap * 2 : 16;
-			struct mslot *v = realloc(s->v, cap * sizeof(*v));
-
-			if (v == NULL)
-				core_oom();
-			s->v = v;
-			s->cap = cap;
-		}
+		if (s->tail == s->cap)
+			core_array_grow(&s->v, &s->cap, sizeof(s->v[0]));
 	}
 	if (s->tail == s->head || s->v[s->tail - 1].seq < m->seq) {
 		pos = s->tail;
