@@ -626,7 +626,14 @@ struct plan {
 	size_t ncounters, capcounters;
 	struct journal_place *places;
 	size_t nplaces, capplaces;
+	int64_t now;             /* arrival time of every new copy */
 };
+
+static void plan_init(core *c, struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->now = now_ms(c);
+}
 
 static void plan_release(struct plan *p)
 {
@@ -651,8 +658,10 @@ static uint64_t plan_next_seq(struct plan *p, struct entity *e)
 	return last + 1;
 }
 
+/* A new copy of a message with `props` arriving now in `e`/`where`: every per-copy field is
+ * decided here, so that applying the record derives nothing. */
 static struct journal_place *plan_place(struct plan *p, struct entity *e, enum journal_where where, uint64_t seq,
-					uint64_t enqueued_seq)
+					uint64_t enqueued_seq, const struct msg_props *props)
 {
 	struct journal_place *pl;
 
@@ -664,6 +673,11 @@ static struct journal_place *plan_place(struct plan *p, struct entity *e, enum j
 	pl->where = where;
 	pl->seq = seq;
 	pl->enqueued_seq = enqueued_seq;
+	pl->enqueued_ms = p->now;
+	pl->ttl_ms = core_effective_ttl(e, props);
+	/* Dead-lettered and scheduled messages do not expire (an activated one starts its TTL then). */
+	pl->expires_ms = where == JWHERE_MAIN ? core_sat_add(p->now, pl->ttl_ms) : INT64_MAX;
+	pl->scheduled_ms = where == JWHERE_SCHEDULED ? props->scheduled_enqueue_ms : 0;
 	return pl;
 }
 
@@ -755,13 +769,13 @@ static void route_forward(core *c, struct plan *p, struct entity *e, uint64_t se
 	struct journal_place *pl;
 
 	if (hops >= MAX_TRANSFER_HOPS) {
-		pl = plan_place(p, e, JWHERE_DLQ, seq, enqueued_seq);
+		pl = plan_place(p, e, JWHERE_DLQ, seq, enqueued_seq, props);
 		pl->dl_reason = "MaxTransferHopCountExceeded";
 		pl->dl_description = "The message was forwarded more than the maximum number of hops.";
 		return;
 	}
 	if (t == NULL || !can_receive_forward(t)) {
-		pl = plan_place(p, e, JWHERE_DLQ, seq, enqueued_seq);
+		pl = plan_place(p, e, JWHERE_DLQ, seq, enqueued_seq, props);
 		pl->dl_reason = "TransferDestinationUnavailable";
 		pl->dl_description = "The ForwardTo destination does not exist or is disabled.";
 		return;
@@ -778,7 +792,7 @@ static void route(core *c, struct plan *p, struct entity *e, const struct msg_pr
 		if (e->desc.forward_to != NULL)
 			route_forward(c, p, e, seq, props, user, hops, enqueued_seq);
 		else
-			plan_place(p, e, JWHERE_MAIN, seq, enqueued_seq);
+			plan_place(p, e, JWHERE_MAIN, seq, enqueued_seq, props);
 		return;
 	}
 	for (size_t i = 0; i < e->nsubs; i++) {
@@ -789,7 +803,7 @@ static void route(core *c, struct plan *p, struct entity *e, const struct msg_pr
 		if (sub->desc.forward_to != NULL)
 			route_forward(c, p, sub, seq, props, user, hops, enqueued_seq);
 		else
-			plan_place(p, sub, JWHERE_MAIN, seq, enqueued_seq);
+			plan_place(p, sub, JWHERE_MAIN, seq, enqueued_seq, props);
 	}
 }
 
@@ -812,7 +826,11 @@ static void route_deadletter(core *c, struct plan *p, struct entity *e, const st
 		}
 		return;
 	}
-	pl = plan_place(p, e, JWHERE_DLQ, m->seq, m->enqueued_seq);
+	/* Dead-lettering in place keeps the message's history. */
+	pl = plan_place(p, e, JWHERE_DLQ, m->seq, m->enqueued_seq, &m->props);
+	pl->enqueued_ms = m->enqueued_ms;
+	pl->ttl_ms = m->ttl_ms;
+	pl->delivery_count = m->delivery_count;
 	pl->dl_reason = (char *)reason;
 	pl->dl_description = (char *)description;
 }
@@ -822,6 +840,11 @@ static lz_err commit_move(core *c, struct message *m, struct plan *p, struct lz_
 	struct jrec r;
 	lz_err err;
 
+	/* Copies elsewhere keep the source's DeadLetterSource unless routing set a new one. */
+	for (size_t i = 0; i < p->nplaces; i++) {
+		if (p->places[i].dl_source == NULL)
+			p->places[i].dl_source = (char *)m->dl_source;
+	}
 	memset(&r, 0, sizeof(r));
 	r.type = JREC_MSG_MOVE;
 	r.u.move.path = m->owner->path;
@@ -839,8 +862,9 @@ static lz_err commit_move(core *c, struct message *m, struct plan *p, struct lz_
 static lz_err dead_letter(core *c, struct message *m, const char *reason, const char *description,
 			  struct lz_detail *detail)
 {
-	struct plan p = { 0 };
+	struct plan p;
 
+	plan_init(c, &p);
 	route_deadletter(c, &p, m->owner, m, reason, description);
 	return commit_move(c, m, &p, detail);
 }
@@ -971,12 +995,15 @@ static lz_err validate_send(core *c, struct entity *e, const struct msg_in *msgs
 static lz_err send_one(core *c, struct entity *e, const struct msg_in *in, int64_t at_ms, uint64_t *seq,
 		       struct lz_detail *detail)
 {
-	struct plan p = { 0 };
+	struct plan p;
 	struct jrec r;
 	struct jrec_enqueue *q = &r.u.enqueue;
 	char generated_id[33];
-	int64_t now = now_ms(c);
+	int64_t now;
 	lz_err err;
+
+	plan_init(c, &p);
+	now = p.now;
 
 	memset(&r, 0, sizeof(r));
 	r.type = JREC_MSG_ENQUEUE;
@@ -995,9 +1022,8 @@ static lz_err send_one(core *c, struct entity *e, const struct msg_in *in, int64
 	q->msg.user = in->user;
 	q->msg.body = in->body->bytes;
 	q->msg.body_len = in->body->len;
-	q->msg.enqueued_ms = now;
 	if (q->msg.props.scheduled_enqueue_ms > now)
-		plan_place(&p, e, JWHERE_SCHEDULED, plan_next_seq(&p, e), 0);
+		plan_place(&p, e, JWHERE_SCHEDULED, plan_next_seq(&p, e), 0, &q->msg.props);
 	else
 		route(c, &p, e, &q->msg.props, &q->msg.user, 0, 0);
 	*seq = p.ncounters > 0 ? p.counters[0].seq : 0;
@@ -1507,8 +1533,9 @@ static void idle_scan(void *arg, const char *key, void *value)
 
 static lz_err activate_scheduled(core *c, struct message *m)
 {
-	struct plan p = { 0 };
+	struct plan p;
 
+	plan_init(c, &p);
 	/* The message was accepted when it was scheduled: it activates whatever the status now. */
 	route(c, &p, m->owner, &m->props, &m->user, 0, 0);
 	return commit_move(c, m, &p, NULL);
@@ -1609,17 +1636,42 @@ lz_err core_replay(core *c, const struct journal_rec *rec, struct lz_detail *det
 		return err == LZ_EUNSUPPORTED ? LZ_EPARSE : err;
 	}
 	core_lock(c);
-	if (rec->lsn != c->lsn + 1) {
+	if (rec->type == JREC_LOAD_ENTITY || rec->type == JREC_LOAD_MESSAGE) {
+		if (rec->lsn != 0 || c->lsn != 0 || c->applied_records) {
+			detail_set(detail, "state-transfer record (lsn %llu) after the journal started at lsn %llu",
+				   (unsigned long long)rec->lsn, (unsigned long long)c->lsn);
+			err = LZ_EINVAL;
+		} else {
+			err = core_apply(c, &r, rec->ts_ms, detail);
+		}
+	} else if (rec->lsn != c->lsn + 1) {
 		detail_set(detail, "record lsn %llu does not follow lsn %llu", (unsigned long long)rec->lsn,
 			   (unsigned long long)c->lsn);
 		err = LZ_EINVAL;
 	} else {
 		err = core_apply(c, &r, rec->ts_ms, detail);
-		if (err == LZ_OK)
+		if (err == LZ_OK) {
 			c->lsn = rec->lsn;
+			c->applied_records = true;
+		}
 	}
 	core_unlock(c);
 	journal_rec_release(&r);
+	return err;
+}
+
+lz_err core_load_done(core *c, uint64_t base_lsn, struct lz_detail *detail)
+{
+	lz_err err = LZ_OK;
+
+	core_lock(c);
+	if (c->applied_records || c->lsn != 0) {
+		detail_set(detail, "the state transfer must end before lsn %llu", (unsigned long long)c->lsn);
+		err = LZ_EINVAL;
+	} else {
+		c->lsn = base_lsn;
+	}
+	core_unlock(c);
 	return err;
 }
 

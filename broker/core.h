@@ -238,6 +238,16 @@ uint64_t core_last_lsn(core *c);
 /* Applies one record from a journal stream (start-up replay) without shipping it again.
  * LZ_EPARSE for a record that does not decode, LZ_EINVAL for one that does not apply. */
 lz_err core_replay(core *c, const struct journal_rec *rec, struct lz_detail *detail);
+/*
+ * State transfer. core_export() calls `fn` once per entity (a LOAD_ENTITY record, topics before
+ * their subscriptions) and once per message (LOAD_MESSAGE), all with lsn 0; a non-OK return
+ * stops the export with that code. A fresh core takes them with core_replay(), which accepts
+ * lsn-0 LOAD records only before it has applied any other record, and core_load_done() then
+ * sets the LSN that state corresponds to, so that the journal tail can follow.
+ */
+lz_err core_export(core *c, core_journal_fn fn, void *arg);
+lz_err core_load_done(core *c, uint64_t base_lsn, struct lz_detail *detail);
+
 /* A canonical text rendering of all durable state (entities, rules, counters, messages in every
  * state, duplicate-detection history). Locks are not part of it. The caller frees *out. */
 lz_err core_dump(core *c, char **out, size_t *len);

@@ -51,24 +51,6 @@ void core_mark_wake(struct core *c, struct entity *e)
 	e->wake_pending = true;
 }
 
-static int64_t sat_add(int64_t a, int64_t b)
-{
-	if (b == DURATION_INFINITE || a > INT64_MAX - b)
-		return INT64_MAX;
-	return a + b;
-}
-
-static int64_t entity_effective_ttl(const struct entity *e, const struct msg_props *p)
-{
-	int64_t ttl = p->has_ttl ? p->ttl_ms : DURATION_INFINITE;
-
-	if (e->desc.default_ttl_ms < ttl)
-		ttl = e->desc.default_ttl_ms;
-	if (e->topic != NULL && e->topic->desc.default_ttl_ms < ttl)
-		ttl = e->topic->desc.default_ttl_ms;
-	return ttl;
-}
-
 static void message_make_available(struct core *c, struct message *m)
 {
 	if (heap_push(&m->owner->main.avail, m) != LZ_OK)
@@ -147,21 +129,21 @@ static void user_set_string(struct proplist *user, const char *name, const char 
 		core_oom();
 }
 
-/* Builds the copy of a message described by place `p`. */
-static struct message *message_from_place(struct core *c, struct entity *dest, const struct journal_place *p,
-					  const struct msg_props *props, const struct proplist *user,
-					  struct msg_body *body, int64_t enqueued_ms, uint32_t delivery_count,
-					  const char *dl_source)
+/* Builds the copy of a message described by place `p` with content (props, user, body). */
+static struct message *message_from_place(const struct journal_place *p, const struct msg_props *props,
+					  const struct proplist *user, struct msg_body *body, bool deferred)
 {
-	struct message *m = message_new(props, p->dl_source != NULL ? p->dl_source : dl_source);
+	struct message *m = message_new(props, p->dl_source);
 
-	(void)c;
 	m->seq = p->seq;
 	m->enqueued_seq = p->enqueued_seq;
-	m->enqueued_ms = enqueued_ms;
+	m->enqueued_ms = p->enqueued_ms;
+	m->ttl_ms = p->ttl_ms;
+	m->expires_ms = p->expires_ms;
+	m->scheduled_ms = p->scheduled_ms;
+	m->delivery_count = p->delivery_count;
 	m->where = (uint8_t)p->where;
-	m->state = p->where == JWHERE_SCHEDULED ? MSG_SCHEDULED : MSG_ACTIVE;
-	m->delivery_count = delivery_count;
+	m->state = p->where == JWHERE_SCHEDULED ? MSG_SCHEDULED : deferred ? MSG_DEFERRED : MSG_ACTIVE;
 	if (proplist_copy(&m->user, user) != LZ_OK)
 		core_oom();
 	m->body = body;
@@ -170,13 +152,6 @@ static struct message *message_from_place(struct core *c, struct entity *dest, c
 		user_set_string(&m->user, "DeadLetterReason", p->dl_reason);
 	if (p->dl_description != NULL)
 		user_set_string(&m->user, "DeadLetterErrorDescription", p->dl_description);
-	m->ttl_ms = entity_effective_ttl(dest, props);
-	if (p->where == JWHERE_SCHEDULED) {
-		m->scheduled_ms = props->scheduled_enqueue_ms;
-		m->expires_ms = INT64_MAX;
-	} else {
-		m->expires_ms = p->where == JWHERE_DLQ ? INT64_MAX : sat_add(enqueued_ms, m->ttl_ms);
-	}
 	/* 64: the fixed per-message fields Azure also counts against the entity size. */
 	m->size = core_message_size(&m->props, &m->user, body->len) + 64;
 	return m;
@@ -242,7 +217,7 @@ static void dup_prune(struct entity *e, int64_t now_ms)
 	while (e->dup_head < e->dup_tail) {
 		struct dup_entry *d = e->dup_fifo[e->dup_head];
 
-		if (sat_add(d->ts_ms, e->desc.dup_window_ms) > now_ms)
+		if (core_sat_add(d->ts_ms, e->desc.dup_window_ms) > now_ms)
 			break;
 		if (map_get(&e->dup, d->id) == d)
 			map_remove(&e->dup, d->id);
@@ -259,7 +234,7 @@ bool core_dup_seen(struct entity *e, const char *id, int64_t now_ms)
 
 	dup_prune(e, now_ms);
 	d = map_get(&e->dup, id);
-	return d != NULL && sat_add(d->ts_ms, e->desc.dup_window_ms) > now_ms;
+	return d != NULL && core_sat_add(d->ts_ms, e->desc.dup_window_ms) > now_ms;
 }
 
 static void dup_record(struct entity *e, const char *id, int64_t ts_ms)
@@ -308,10 +283,7 @@ static lz_err apply_enqueue(struct core *c, const struct jrec_enqueue *r, int64_
 			core_oom();
 	}
 	for (size_t i = 0; i < r->nplaces; i++) {
-		struct message *m = message_from_place(c, dest[i], &r->places[i], &r->msg.props, &r->msg.user, body,
-						       r->msg.enqueued_ms, r->msg.delivery_count, NULL);
-
-		message_attach(c, dest[i], m);
+		message_attach(c, dest[i], message_from_place(&r->places[i], &r->msg.props, &r->msg.user, body, false));
 	}
 	msg_body_unref(body);
 	if (target->desc.requires_duplicate_detection && r->msg.props.message_id != NULL)
@@ -338,7 +310,7 @@ static struct message *find_message(struct core *c, const char *path, enum journ
 	return m;
 }
 
-static lz_err apply_move(struct core *c, const struct jrec_move *r, int64_t ts, struct lz_detail *detail)
+static lz_err apply_move(struct core *c, const struct jrec_move *r, struct lz_detail *detail)
 {
 	struct message *src = find_message(c, r->path, r->where, r->seq, detail);
 	struct entity *dest_stack[8], **dest = dest_stack;
@@ -349,20 +321,8 @@ static lz_err apply_move(struct core *c, const struct jrec_move *r, int64_t ts, 
 	err = resolve_landing(c, r->counters, r->ncounters, r->places, r->nplaces, dest_stack, &dest, detail);
 	if (err != LZ_OK)
 		goto out_free_dest;
-	for (size_t i = 0; i < r->nplaces; i++) {
-		const struct journal_place *p = &r->places[i];
-		/* Dead-lettering in place keeps the message's history; any other move is a new arrival. */
-		bool same = dest[i] == src->owner && p->where == JWHERE_DLQ;
-		struct message *m = message_from_place(c, dest[i], p, &src->props, &src->user, src->body,
-						       same ? src->enqueued_ms : ts,
-						       same ? src->delivery_count : 0, src->dl_source);
-
-		if (same) {
-			m->ttl_ms = src->ttl_ms;
-			m->enqueued_seq = src->enqueued_seq;
-		}
-		message_attach(c, dest[i], m);
-	}
+	for (size_t i = 0; i < r->nplaces; i++)
+		message_attach(c, dest[i], message_from_place(&r->places[i], &src->props, &src->user, src->body, false));
 	message_destroy(c, src);
 out_free_dest:
 	if (dest != dest_stack)
@@ -536,7 +496,9 @@ static lz_err rule_insert(struct entity *sub, const struct rule_desc *r, bool re
 	return LZ_OK;
 }
 
-static lz_err apply_entity_put(struct core *c, const struct jrec_entity_put *r, int64_t ts, struct lz_detail *detail)
+/* `loading`: a state transfer, where creating a subscription is not activity on its topic. */
+static lz_err apply_entity_put(struct core *c, const struct jrec_entity_put *r, int64_t ts, bool loading,
+			       struct lz_detail *detail)
 {
 	struct entity *e = core_entity_find(c, r->path), *topic = NULL;
 	const char *split;
@@ -601,12 +563,62 @@ static lz_err apply_entity_put(struct core *c, const struct jrec_entity_put *r, 
 		subs[i] = e;
 		topic->nsubs++;
 		e->topic = topic;
-		topic->accessed_at = ts;
+		if (!loading)
+			topic->accessed_at = ts;
 	} else {
 		c->n_top++;
 	}
 	if (r->has_rule && rule_insert(e, &r->rule, false) != LZ_OK)
 		core_oom();
+	return LZ_OK;
+}
+
+static lz_err apply_load_entity(struct core *c, const struct jrec_load_entity *r, struct lz_detail *detail)
+{
+	struct jrec_entity_put put;
+	struct entity *e;
+	lz_err err;
+
+	memset(&put, 0, sizeof(put));
+	put.path = r->path;
+	put.desc = r->desc;
+	put.created_at = r->created_at;
+	err = apply_entity_put(c, &put, r->updated_at, true, detail);
+	if (err != LZ_OK)
+		return err;
+	e = core_entity_find(c, r->path);
+	e->accessed_at = r->accessed_at;
+	e->last_seq = r->last_seq;
+	for (size_t i = 0; i < r->nrules; i++) {
+		if (rule_insert(e, &r->rules[i], false) != LZ_OK) {
+			snprintf(detail->text, sizeof(detail->text), "duplicate rule '%s' in '%s'", r->rules[i].name, r->path);
+			return LZ_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < r->ndups; i++)
+		dup_record(e, r->dups[i].id, r->dups[i].ts_ms);
+	return LZ_OK;
+}
+
+static lz_err apply_load_message(struct core *c, const struct jrec_load_message *r, struct lz_detail *detail)
+{
+	struct entity *dest;
+	struct msg_body *body;
+	lz_err err;
+
+	err = resolve_places(c, &r->place, 1, &dest, detail);
+	if (err != LZ_OK)
+		return err;
+	if (r->deferred && r->place.where != JWHERE_MAIN) {
+		snprintf(detail->text, sizeof(detail->text), "deferred message %llu of '%s' outside the main queue",
+			 (unsigned long long)r->place.seq, r->place.path);
+		return LZ_EINVAL;
+	}
+	body = msg_body_new(r->msg.body, r->msg.body_len);
+	if (body == NULL)
+		core_oom();
+	message_attach(c, dest, message_from_place(&r->place, &r->msg.props, &r->msg.user, body, r->deferred));
+	msg_body_unref(body);
 	return LZ_OK;
 }
 
@@ -628,7 +640,7 @@ lz_err core_apply(struct core *c, const struct jrec *r, int64_t ts, struct lz_de
 
 	switch (r->type) {
 	case JREC_ENTITY_PUT:
-		return apply_entity_put(c, &r->u.entity_put, ts, detail);
+		return apply_entity_put(c, &r->u.entity_put, ts, false, detail);
 	case JREC_ENTITY_DELETE:
 		e = core_entity_find(c, r->u.path.path);
 		if (e == NULL) {
@@ -678,7 +690,11 @@ lz_err core_apply(struct core *c, const struct jrec *r, int64_t ts, struct lz_de
 	case JREC_MSG_DEFER:
 		return apply_msg_ref(c, r->type, &r->u.msg_ref, ts, detail);
 	case JREC_MSG_MOVE:
-		return apply_move(c, &r->u.move, ts, detail);
+		return apply_move(c, &r->u.move, detail);
+	case JREC_LOAD_ENTITY:
+		return apply_load_entity(c, &r->u.load_entity, detail);
+	case JREC_LOAD_MESSAGE:
+		return apply_load_message(c, &r->u.load_message, detail);
 	}
 	snprintf(detail->text, sizeof(detail->text), "unknown record type %d", (int)r->type);
 	return LZ_EINVAL;
@@ -711,6 +727,7 @@ lz_err core_commit(struct core *c, const struct jrec *r, struct lz_detail *detai
 		}
 	}
 	c->lsn++;
+	c->applied_records = true;
 	local.text[0] = '\0';
 	err = core_apply(c, r, ts, &local);
 	if (err != LZ_OK) {

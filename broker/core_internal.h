@@ -117,6 +117,7 @@ struct core {
 	size_t nwake, capwake;
 	uint64_t lsn;
 	uint64_t next_waiter_id;
+	bool applied_records;   /* a non-LOAD record was applied: no more state transfer */
 	/* The body of the message being sent, so that applying its record shares it, not copies it. */
 	struct msg_body *live_body;
 	struct strbuf enc;
@@ -129,6 +130,11 @@ char *core_xstrdup(const char *s);
 char *core_key(const char *path);              /* lower-cased copy */
 /* Doubles the capacity of the array at *(void **)pv (at least 16 elements of `elem` bytes). */
 void core_array_grow(void *pv, size_t *cap, size_t elem);
+/* a + b, saturating at INT64_MAX (which also stands for "never"). */
+int64_t core_sat_add(int64_t a, int64_t b);
+/* The TTL a message with `p` gets in entity `e`: the smallest of its own TTL, e's default and,
+ * for a subscription, its topic's default. */
+int64_t core_effective_ttl(const struct entity *e, const struct msg_props *p);
 /* Bytes a message counts against its entity: body, system property strings, user properties. */
 size_t core_message_size(const struct msg_props *p, const struct proplist *user, size_t body_len);
 void mstore_init(struct mstore *s);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
 #include "common/log.h"
 
 void core_oom(void)
@@ -57,6 +58,24 @@ void core_array_grow(void *pv, size_t *cap, size_t elem)
 		core_oom();
 	*v = grown;
 	*cap = ncap;
+}
+
+int64_t core_sat_add(int64_t a, int64_t b)
+{
+	if (b == DURATION_INFINITE || a > INT64_MAX - b)
+		return INT64_MAX;
+	return a + b;
+}
+
+int64_t core_effective_ttl(const struct entity *e, const struct msg_props *p)
+{
+	int64_t ttl = p->has_ttl ? p->ttl_ms : DURATION_INFINITE;
+
+	if (e->desc.default_ttl_ms < ttl)
+		ttl = e->desc.default_ttl_ms;
+	if (e->topic != NULL && e->topic->desc.default_ttl_ms < ttl)
+		ttl = e->topic->desc.default_ttl_ms;
+	return ttl;
 }
 
 size_t core_message_size(const struct msg_props *p, const struct proplist *user, size_t body_len)

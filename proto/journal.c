@@ -1,5 +1,5 @@
 /*
- * journal — payload encoding of journal records. FORMAT VERSION 1 (JOURNAL_FORMAT_VERSION).
+ * journal — payload encoding of journal records. FORMAT VERSION 2 (JOURNAL_FORMAT_VERSION).
  *
  * The WAL segment format frames each record (length, CRC, LSN, type, timestamp); this file defines
  * only the payload: exactly one msgpack (https://msgpack.org/) array per record, no trailing
@@ -22,19 +22,24 @@
  * (UTC); durations are int64 ms with INT64_MAX (DURATION_INFINITE) for "infinite".
  *
  * Records. Element 0 is always the format version as a uint, so a decoder can tell a future layout
- * apart before it reads anything else; a version other than 1 is refused.
- *   1 ENTITY_PUT     [1, path str, desc DESC, is_update bool, created_at int, rule RULE | nil]
+ * apart before it reads anything else; a version other than 2 is refused. (Version 1 was never
+ * persisted: its MSG carried enqueued_ms and delivery_count, its PLACE had 7 elements and it had
+ * no LOAD_* records.)
+ *   1 ENTITY_PUT     [2, path str, desc DESC, is_update bool, created_at int, rule RULE | nil]
  *                    (rule nil: has_rule = false)
- *   2 ENTITY_DELETE  [1, path str]
- *   3 RULE_PUT       [1, sub_path str, rule RULE, is_update bool]
- *   4 RULE_DELETE    [1, sub_path str, name str]
- *   5 MSG_ENQUEUE    [1, target str, msg MSG, counters COUNTER*, places PLACE*]
- *   6 MSG_DELIVER    [1, path str, where WHERE, seq uint]
- *   7 MSG_REMOVE     [1, path str, where WHERE, seq uint, reason enum 0..3]
+ *   2 ENTITY_DELETE  [2, path str]
+ *   3 RULE_PUT       [2, sub_path str, rule RULE, is_update bool]
+ *   4 RULE_DELETE    [2, sub_path str, name str]
+ *   5 MSG_ENQUEUE    [2, target str, msg MSG, counters COUNTER*, places PLACE*]
+ *   6 MSG_DELIVER    [2, path str, where WHERE, seq uint]
+ *   7 MSG_REMOVE     [2, path str, where WHERE, seq uint, reason enum 0..3]
  *                    (0 complete, 1 receive-and-delete, 2 expire, 3 cancel)
- *   8 MSG_MOVE       [1, path str, where WHERE, seq uint, counters COUNTER*, places PLACE*]
- *   9 MSG_DEFER      [1, path str, where WHERE, seq uint]
- *  10 ENTITY_TOUCH   [1, path str]
+ *   8 MSG_MOVE       [2, path str, where WHERE, seq uint, counters COUNTER*, places PLACE*]
+ *   9 MSG_DEFER      [2, path str, where WHERE, seq uint]
+ *  10 ENTITY_TOUCH   [2, path str]
+ *  11 LOAD_ENTITY    [2, path str, desc DESC, created_at int, updated_at int, accessed_at int,
+ *                     last_seq uint, rules RULE*, dups DUP*]
+ *  12 LOAD_MESSAGE   [2, place PLACE, deferred bool, msg MSG]
  *
  * Nested layouts:
  *   WHERE    enum 0..2 (0 main, 1 $DeadLetterQueue, 2 scheduled store)
@@ -73,23 +78,31 @@
  *              4 bool → bool       5 double → f64       6 dateTime → int (ms since epoch)
  *              7 duration → int (ms)
  *            These codes are the wire's own and never change, whatever value_type's order.
- *   MSG      journal_msg: [props MSGPROPS, user PROPS, body bin, enqueued_ms int,
- *                          delivery_count uint (uint32)]
+ *   MSG      journal_msg: [props MSGPROPS, user PROPS, body bin]
  *   MSGPROPS msg_props, 14 elements: 0 message_id str?, 1 correlation_id str?, 2 session_id str?,
  *            3 reply_to str?, 4 reply_to_session_id str?, 5 to str?, 6 label str?,
  *            7 content_type str?, 8 partition_key str?, 9 via_partition_key str?,
  *            10 has_ttl bool, 11 ttl_ms int, 12 scheduled_enqueue_ms int,
  *            13 force_persistence bool
  *   COUNTER  [path str, seq uint]
- *   PLACE    [path str, where WHERE, seq uint, enqueued_seq uint, dl_reason str?,
- *             dl_description str?, dl_source str?]
+ *   PLACE    journal_place, 12 elements:
+ *             0 path str                   1 where WHERE
+ *             2 seq uint                   3 enqueued_seq uint
+ *             4 enqueued_ms int            5 ttl_ms int
+ *             6 expires_ms int (INT64_MAX: never)
+ *             7 scheduled_ms int           8 delivery_count uint (uint32)
+ *             9 dl_reason str?            10 dl_description str?
+ *            11 dl_source str?
+ *            Every element is stored whatever `where` says; in LOAD_MESSAGE the dl_* elements
+ *            are nil by convention (journal.h), which the format does not enforce.
+ *   DUP      journal_dup: [id str, ts_ms int]
  *
- * Example, ENTITY_DELETE of "q1" (5 bytes): 92 01 a2 71 31
- *   92 = array of 2; 01 = version 1; a2 71 31 = str "q1".
+ * Example, ENTITY_DELETE of "q1" (5 bytes): 92 02 a2 71 31
+ *   92 = array of 2; 02 = version 2; a2 71 31 = str "q1".
  *
  * Caps (the decoder refuses more with LZ_EPARSE; the encoder refuses to write more with
  * LZ_ETOOBIG, so every record written can be read back): MAX_STR bytes per string, MAX_BODY bytes
- * of body, MAX_PROPS entries per proplist, MAX_ITEMS counters or places per record.
+ * of body, MAX_PROPS entries per proplist, MAX_ITEMS counters, places, rules or dups per list.
  *
  * Decoding never trusts the input. msgpack-c allocates every array's element slots as soon as it
  * reads the array header, so a 5-byte payload claiming 2^28 elements would make it reserve
@@ -114,7 +127,7 @@
 #define MAX_BODY (16u * 1024u * 1024u)
 #define MAX_PROPS 4096u
 #define MAX_ITEMS 65536u
-/* The deepest layout (ENTITY_PUT → RULE → CORR → PROPS → entry) nests 5 deep. */
+/* The deepest layout (LOAD_ENTITY → RULE* → RULE → CORR → PROPS → entry) nests 6 deep. */
 #define MAX_DEPTH 8u
 
 /* Array lengths of the nested layouts and records (see the format above). */
@@ -122,10 +135,11 @@
 #define RULE_LEN 11u
 #define CORR_LEN 9u
 #define PROP_LEN 3u
-#define MSG_LEN 5u
+#define MSG_LEN 3u
 #define MSGPROPS_LEN 14u
 #define COUNTER_LEN 2u
-#define PLACE_LEN 7u
+#define PLACE_LEN 12u
+#define DUP_LEN 2u
 
 /* Wire codes of the PROPS value types. */
 enum wire_value {
@@ -145,6 +159,7 @@ static const char *const type_names[] = {
 	[JREC_MSG_ENQUEUE] = "MSG_ENQUEUE", [JREC_MSG_DELIVER] = "MSG_DELIVER",
 	[JREC_MSG_REMOVE] = "MSG_REMOVE",   [JREC_MSG_MOVE] = "MSG_MOVE",
 	[JREC_MSG_DEFER] = "MSG_DEFER",	    [JREC_ENTITY_TOUCH] = "ENTITY_TOUCH",
+	[JREC_LOAD_ENTITY] = "LOAD_ENTITY", [JREC_LOAD_MESSAGE] = "LOAD_MESSAGE",
 };
 
 #define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
@@ -369,19 +384,26 @@ static void enc_msg(struct enc *e, const struct journal_msg *m)
 	/* After a failure the body is not even looked at: its length may be bogus. */
 	if (e->err == LZ_OK)
 		msgpack_pack_bin_with_body(&e->pk, m->body, m->body_len);
-	enc_int(e, m->enqueued_ms);
-	enc_uint(e, m->delivery_count);
+}
+
+/* A list header for `n` elements at `items`, or a failure that leaves the list unwritten: a
+ * count over the cap or without an array is not looked at further. */
+static bool enc_list(struct enc *e, const void *items, size_t n)
+{
+	if (n > MAX_ITEMS)
+		enc_fail(e, LZ_ETOOBIG);
+	if (!items && n)
+		enc_fail(e, LZ_EINVAL);
+	if (e->err != LZ_OK)
+		return false;
+	enc_array(e, n);
+	return true;
 }
 
 static void enc_counters(struct enc *e, const struct journal_counter *c, size_t n)
 {
-	if (n > MAX_ITEMS)
-		enc_fail(e, LZ_ETOOBIG);
-	if (!c && n)
-		enc_fail(e, LZ_EINVAL);
-	if (e->err != LZ_OK)
+	if (!enc_list(e, c, n))
 		return;
-	enc_array(e, n);
 	for (size_t i = 0; i < n; i++) {
 		enc_array(e, COUNTER_LEN);
 		enc_str(e, c[i].path, false);
@@ -389,24 +411,47 @@ static void enc_counters(struct enc *e, const struct journal_counter *c, size_t 
 	}
 }
 
+static void enc_place(struct enc *e, const struct journal_place *p)
+{
+	enc_array(e, PLACE_LEN);
+	enc_str(e, p->path, false);
+	enc_enum(e, p->where, JWHERE_MAIN, JWHERE_SCHEDULED);
+	enc_uint(e, p->seq);
+	enc_uint(e, p->enqueued_seq);
+	enc_int(e, p->enqueued_ms);
+	enc_int(e, p->ttl_ms);
+	enc_int(e, p->expires_ms);
+	enc_int(e, p->scheduled_ms);
+	enc_uint(e, p->delivery_count);
+	enc_str(e, p->dl_reason, true);
+	enc_str(e, p->dl_description, true);
+	enc_str(e, p->dl_source, true);
+}
+
 static void enc_places(struct enc *e, const struct journal_place *p, size_t n)
 {
-	if (n > MAX_ITEMS)
-		enc_fail(e, LZ_ETOOBIG);
-	if (!p && n)
-		enc_fail(e, LZ_EINVAL);
-	if (e->err != LZ_OK)
+	if (!enc_list(e, p, n))
 		return;
-	enc_array(e, n);
+	for (size_t i = 0; i < n; i++)
+		enc_place(e, &p[i]);
+}
+
+static void enc_rules(struct enc *e, const struct rule_desc *r, size_t n)
+{
+	if (!enc_list(e, r, n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		enc_rule(e, &r[i]);
+}
+
+static void enc_dups(struct enc *e, const struct journal_dup *d, size_t n)
+{
+	if (!enc_list(e, d, n))
+		return;
 	for (size_t i = 0; i < n; i++) {
-		enc_array(e, PLACE_LEN);
-		enc_str(e, p[i].path, false);
-		enc_enum(e, p[i].where, JWHERE_MAIN, JWHERE_SCHEDULED);
-		enc_uint(e, p[i].seq);
-		enc_uint(e, p[i].enqueued_seq);
-		enc_str(e, p[i].dl_reason, true);
-		enc_str(e, p[i].dl_description, true);
-		enc_str(e, p[i].dl_source, true);
+		enc_array(e, DUP_LEN);
+		enc_str(e, d[i].id, false);
+		enc_int(e, d[i].ts_ms);
 	}
 }
 
@@ -489,6 +534,26 @@ lz_err journal_encode(const struct jrec *r, struct strbuf *out)
 		enc_places(&e, m->places, m->nplaces);
 		break;
 	}
+	case JREC_LOAD_ENTITY: {
+		const struct jrec_load_entity *l = &r->u.load_entity;
+
+		enc_record(&e, 9);
+		enc_str(&e, l->path, false);
+		enc_desc(&e, &l->desc);
+		enc_int(&e, l->created_at);
+		enc_int(&e, l->updated_at);
+		enc_int(&e, l->accessed_at);
+		enc_uint(&e, l->last_seq);
+		enc_rules(&e, l->rules, l->nrules);
+		enc_dups(&e, l->dups, l->ndups);
+		break;
+	}
+	case JREC_LOAD_MESSAGE:
+		enc_record(&e, 4);
+		enc_place(&e, &r->u.load_message.place);
+		enc_bool(&e, r->u.load_message.deferred);
+		enc_msg(&e, &r->u.load_message.msg);
+		break;
 	default:
 		e.err = LZ_EINVAL;
 		break;
@@ -660,6 +725,12 @@ static void dec_pop(struct dec *d, size_t saved)
 {
 	d->path_len = saved;
 	d->path[saved] = '\0';
+}
+
+/* As dec_push for a named `field`; NULL stays at the object at the path itself (a list item). */
+static size_t dec_enter(struct dec *d, const char *field)
+{
+	return field ? dec_push(d, field, 0) : d->path_len;
 }
 
 static const char *mp_type_name(msgpack_object_type t)
@@ -983,7 +1054,7 @@ static void dec_rule(struct dec *d, const msgpack_object *o, const char *field,
 
 	if (!f)
 		return;
-	saved = dec_push(d, field, 0);
+	saved = dec_enter(d, field);
 	out->name = dec_str(d, &f[0], "name", false);
 	out->filter_type = (enum filter_type)dec_int(d, &f[1], "filter_type", FILTER_TRUE,
 						     FILTER_CORRELATION);
@@ -1066,8 +1137,6 @@ static void dec_msg(struct dec *d, const msgpack_object *o, const char *field,
 	dec_msg_props(d, &f[0], "props", &out->props);
 	dec_props(d, &f[1], "user", &out->user);
 	dec_body(d, &f[2], "body", out);
-	out->enqueued_ms = dec_int(d, &f[3], "enqueued_ms", INT64_MIN, INT64_MAX);
-	out->delivery_count = (uint32_t)dec_uint(d, &f[4], "delivery_count", UINT32_MAX);
 	dec_pop(d, saved);
 }
 
@@ -1094,6 +1163,31 @@ static void dec_counters(struct dec *d, const msgpack_object *o, const char *fie
 	dec_pop(d, saved);
 }
 
+static void dec_place(struct dec *d, const msgpack_object *o, const char *field,
+		      struct journal_place *out)
+{
+	const msgpack_object *f = dec_tuple(d, o, field, PLACE_LEN);
+	size_t saved;
+
+	if (!f)
+		return;
+	saved = dec_enter(d, field);
+	out->path = dec_str(d, &f[0], "path", false);
+	out->where =
+		(enum journal_where)dec_int(d, &f[1], "where", JWHERE_MAIN, JWHERE_SCHEDULED);
+	out->seq = dec_uint(d, &f[2], "seq", UINT64_MAX);
+	out->enqueued_seq = dec_uint(d, &f[3], "enqueued_seq", UINT64_MAX);
+	out->enqueued_ms = dec_int(d, &f[4], "enqueued_ms", INT64_MIN, INT64_MAX);
+	out->ttl_ms = dec_int(d, &f[5], "ttl_ms", INT64_MIN, INT64_MAX);
+	out->expires_ms = dec_int(d, &f[6], "expires_ms", INT64_MIN, INT64_MAX);
+	out->scheduled_ms = dec_int(d, &f[7], "scheduled_ms", INT64_MIN, INT64_MAX);
+	out->delivery_count = (uint32_t)dec_uint(d, &f[8], "delivery_count", UINT32_MAX);
+	out->dl_reason = dec_str(d, &f[9], "dl_reason", true);
+	out->dl_description = dec_str(d, &f[10], "dl_description", true);
+	out->dl_source = dec_str(d, &f[11], "dl_source", true);
+	dec_pop(d, saved);
+}
+
 static void dec_places(struct dec *d, const msgpack_object *o, const char *field,
 		       struct journal_place **out, size_t *nout)
 {
@@ -1106,26 +1200,57 @@ static void dec_places(struct dec *d, const msgpack_object *o, const char *field
 		*nout = n;
 	for (size_t i = 0; i < *nout; i++) {
 		size_t item = dec_push(d, NULL, i);
-		const msgpack_object *f = dec_tuple(d, &items[i], NULL, PLACE_LEN);
-		struct journal_place *p = &(*out)[i];
+
+		dec_place(d, &items[i], NULL, &(*out)[i]);
+		dec_pop(d, item);
+	}
+	dec_pop(d, saved);
+}
+
+static void dec_rules(struct dec *d, const msgpack_object *o, const char *field,
+		      struct rule_desc **out, size_t *nout)
+{
+	size_t n;
+	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
+	size_t saved = dec_push(d, field, 0);
+
+	*out = dec_calloc(d, field, n, sizeof **out);
+	if (*out)
+		*nout = n;
+	for (size_t i = 0; i < *nout; i++) {
+		size_t item = dec_push(d, NULL, i);
+
+		dec_rule(d, &items[i], NULL, &(*out)[i]);
+		dec_pop(d, item);
+	}
+	dec_pop(d, saved);
+}
+
+static void dec_dups(struct dec *d, const msgpack_object *o, const char *field,
+		     struct journal_dup **out, size_t *nout)
+{
+	size_t n;
+	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
+	size_t saved = dec_push(d, field, 0);
+
+	*out = dec_calloc(d, field, n, sizeof **out);
+	if (*out)
+		*nout = n;
+	for (size_t i = 0; i < *nout; i++) {
+		size_t item = dec_push(d, NULL, i);
+		const msgpack_object *f = dec_tuple(d, &items[i], NULL, DUP_LEN);
 
 		if (f) {
-			p->path = dec_str(d, &f[0], "path", false);
-			p->where = (enum journal_where)dec_int(d, &f[1], "where", JWHERE_MAIN,
-								JWHERE_SCHEDULED);
-			p->seq = dec_uint(d, &f[2], "seq", UINT64_MAX);
-			p->enqueued_seq = dec_uint(d, &f[3], "enqueued_seq", UINT64_MAX);
-			p->dl_reason = dec_str(d, &f[4], "dl_reason", true);
-			p->dl_description = dec_str(d, &f[5], "dl_description", true);
-			p->dl_source = dec_str(d, &f[6], "dl_source", true);
+			(*out)[i].id = dec_str(d, &f[0], "id", false);
+			(*out)[i].ts_ms = dec_int(d, &f[1], "ts_ms", INT64_MIN, INT64_MAX);
 		}
 		dec_pop(d, item);
 	}
 	dec_pop(d, saved);
 }
 
-/* The record array's elements after checking the version, then the length `n` that version 1
- * gives this record type. */
+/* The record array's elements after checking the version, then the length `n` that this
+ * version gives the record type. */
 static const msgpack_object *dec_record(struct dec *d, const msgpack_object *o, size_t n)
 {
 	uint64_t version;
@@ -1136,7 +1261,8 @@ static const msgpack_object *dec_record(struct dec *d, const msgpack_object *o, 
 	}
 	version = dec_uint(d, &o->via.array.ptr[0], "version", UINT64_MAX);
 	if (d->err == LZ_OK && version != JOURNAL_FORMAT_VERSION)
-		dec_fail(d, LZ_EPARSE, "version", "%" PRIu64 " is not the supported %d", version,
+		dec_fail(d, LZ_EPARSE, "version",
+			 "%" PRIu64 " is unsupported (this build reads %d)", version,
 			 JOURNAL_FORMAT_VERSION);
 	return dec_tuple(d, o, NULL, n);
 }
@@ -1228,6 +1354,30 @@ static void dec_payload(struct dec *d, enum journal_type type, const msgpack_obj
 		dec_places(d, &f[5], "places", &m->places, &m->nplaces);
 		break;
 	}
+	case JREC_LOAD_ENTITY: {
+		struct jrec_load_entity *l = &out->u.load_entity;
+
+		f = dec_record(d, o, 9);
+		if (!f)
+			return;
+		l->path = dec_str(d, &f[1], "path", false);
+		dec_desc(d, &f[2], "desc", &l->desc);
+		l->created_at = dec_int(d, &f[3], "created_at", INT64_MIN, INT64_MAX);
+		l->updated_at = dec_int(d, &f[4], "updated_at", INT64_MIN, INT64_MAX);
+		l->accessed_at = dec_int(d, &f[5], "accessed_at", INT64_MIN, INT64_MAX);
+		l->last_seq = dec_uint(d, &f[6], "last_seq", UINT64_MAX);
+		dec_rules(d, &f[7], "rules", &l->rules, &l->nrules);
+		dec_dups(d, &f[8], "dups", &l->dups, &l->ndups);
+		break;
+	}
+	case JREC_LOAD_MESSAGE:
+		f = dec_record(d, o, 4);
+		if (!f)
+			return;
+		dec_place(d, &f[1], "place", &out->u.load_message.place);
+		out->u.load_message.deferred = dec_bool(d, &f[2], "deferred");
+		dec_msg(d, &f[3], "msg", &out->u.load_message.msg);
+		break;
 	}
 }
 
@@ -1278,15 +1428,40 @@ static void journal_counters_free(struct journal_counter *c, size_t n)
 	free(c);
 }
 
+static void journal_place_release(struct journal_place *p)
+{
+	free(p->path);
+	free(p->dl_reason);
+	free(p->dl_description);
+	free(p->dl_source);
+}
+
 static void journal_places_free(struct journal_place *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(p[i].path);
-		free(p[i].dl_reason);
-		free(p[i].dl_description);
-		free(p[i].dl_source);
-	}
+	for (size_t i = 0; i < n; i++)
+		journal_place_release(&p[i]);
 	free(p);
+}
+
+static void journal_msg_release(struct journal_msg *m)
+{
+	msg_props_release(&m->props);
+	proplist_release(&m->user);
+	free(m->body);
+}
+
+static void journal_rules_free(struct rule_desc *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rule_desc_release(&r[i]);
+	free(r);
+}
+
+static void journal_dups_free(struct journal_dup *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i].id);
+	free(d);
 }
 
 void journal_rec_release(struct jrec *r)
@@ -1313,9 +1488,7 @@ void journal_rec_release(struct jrec *r)
 		break;
 	case JREC_MSG_ENQUEUE:
 		free(r->u.enqueue.target);
-		msg_props_release(&r->u.enqueue.msg.props);
-		proplist_release(&r->u.enqueue.msg.user);
-		free(r->u.enqueue.msg.body);
+		journal_msg_release(&r->u.enqueue.msg);
 		journal_counters_free(r->u.enqueue.counters, r->u.enqueue.ncounters);
 		journal_places_free(r->u.enqueue.places, r->u.enqueue.nplaces);
 		break;
@@ -1328,6 +1501,16 @@ void journal_rec_release(struct jrec *r)
 		free(r->u.move.path);
 		journal_counters_free(r->u.move.counters, r->u.move.ncounters);
 		journal_places_free(r->u.move.places, r->u.move.nplaces);
+		break;
+	case JREC_LOAD_ENTITY:
+		free(r->u.load_entity.path);
+		entity_desc_release(&r->u.load_entity.desc);
+		journal_rules_free(r->u.load_entity.rules, r->u.load_entity.nrules);
+		journal_dups_free(r->u.load_entity.dups, r->u.load_entity.ndups);
+		break;
+	case JREC_LOAD_MESSAGE:
+		journal_place_release(&r->u.load_message.place);
+		journal_msg_release(&r->u.load_message.msg);
 		break;
 	}
 	memset(&r->u, 0, sizeof r->u);

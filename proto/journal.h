@@ -17,7 +17,7 @@
 #include "common/value.h"
 #include "proto/model.h"
 
-#define JOURNAL_FORMAT_VERSION 1
+#define JOURNAL_FORMAT_VERSION 2
 
 enum journal_type {
 	JREC_ENTITY_PUT = 1,    /* create or replace a queue, topic or subscription */
@@ -30,7 +30,34 @@ enum journal_type {
 	JREC_MSG_MOVE = 8,      /* dead-lettered, forwarded, activated: leaves one place, lands in others */
 	JREC_MSG_DEFER = 9,     /* deferred by its lock holder */
 	JREC_ENTITY_TOUCH = 10, /* accessed (idle timer reset) without another change */
+	JREC_LOAD_ENTITY = 11,  /* state transfer: one entity with everything but its messages */
+	JREC_LOAD_MESSAGE = 12, /* state transfer: one stored message */
 };
+
+/*
+ * What each record does, for every reader that folds records into state (the broker's core and
+ * persistd's fold must agree; the end-to-end restart tests compare their results):
+ *   ENTITY_PUT     create: a new entity with desc, created_at, updated_at = record time,
+ *                  accessed_at = 0, last_seq = 0 and, for a subscription, its first rule; the
+ *                  topic's accessed_at = record time. update: desc replaced, updated_at = time.
+ *   ENTITY_DELETE  the entity, its messages and (topic) its subscriptions disappear.
+ *   ENTITY_TOUCH   accessed_at = record time.
+ *   RULE_PUT       rule inserted or replaced; the subscription's accessed_at = record time.
+ *   RULE_DELETE    rule removed.
+ *   MSG_ENQUEUE    every counter raises its entity's last_seq to at least its seq; one message
+ *                  per place (content = msg, metadata = the place, DeadLetterReason /
+ *                  DeadLetterErrorDescription user properties from dl_reason / dl_description);
+ *                  the target's accessed_at = record time, and its duplicate-detection history
+ *                  gets (MessageId, record time) when the target requires duplicate detection.
+ *   MSG_DELIVER    delivery_count + 1; the entity's accessed_at = record time.
+ *   MSG_REMOVE     the message disappears; COMPLETE and RECEIVE also set accessed_at.
+ *   MSG_DEFER      the message becomes deferred.
+ *   MSG_MOVE       counters as for ENQUEUE; one message per place whose content is the source
+ *                  message's (props, user properties plus the place's dead-letter properties,
+ *                  body); then the source disappears.
+ *   LOAD_ENTITY / LOAD_MESSAGE  only in a state transfer, before any other record: the entity
+ *                  or message exactly as stored.
+ */
 
 struct journal_rec {
 	uint64_t lsn;
@@ -63,25 +90,35 @@ struct journal_counter {
 	uint64_t seq;
 };
 
-/* One copy of a message landing somewhere. */
+/* One copy of a message landing somewhere, with every per-copy field already decided, so that
+ * a reader stores it as it is and never derives anything. */
 struct journal_place {
 	char *path;
 	enum journal_where where;
 	uint64_t seq;
-	uint64_t enqueued_seq; /* original seq of a forwarded message, 0 otherwise */
-	char *dl_reason;       /* set when the copy lands dead-lettered (NULL otherwise) */
+	uint64_t enqueued_seq;   /* original seq of a forwarded message, 0 otherwise */
+	int64_t enqueued_ms;     /* when the copy arrived there */
+	int64_t ttl_ms;          /* effective time to live */
+	int64_t expires_ms;      /* INT64_MAX: never (dead-letter queue, scheduled store) */
+	int64_t scheduled_ms;    /* JWHERE_SCHEDULED: activation instant; 0 otherwise */
+	uint32_t delivery_count;
+	char *dl_reason;         /* set when the copy lands dead-lettered (NULL otherwise) */
 	char *dl_description;
-	char *dl_source;       /* DeadLetterSource for dead-letter forwarding */
+	char *dl_source;         /* DeadLetterSource (NULL: none) */
 };
 
-/* The content of a message as sent. */
+/* The content of a message. */
 struct journal_msg {
 	struct msg_props props;
 	struct proplist user;
 	uint8_t *body;
 	size_t body_len;
-	int64_t enqueued_ms;
-	uint32_t delivery_count;
+};
+
+/* One duplicate-detection history entry. */
+struct journal_dup {
+	char *id;
+	int64_t ts_ms;
 };
 
 /* Decoded payloads; every pointer is owned by the struct (journal_*_release frees). */
@@ -135,6 +172,26 @@ struct jrec_move {          /* the source message leaves, copies land in `places
 	size_t nplaces;
 };
 
+/* An entity as stored, without its messages (state transfer). */
+struct jrec_load_entity {
+	char *path;
+	struct entity_desc desc;
+	int64_t created_at, updated_at, accessed_at;
+	uint64_t last_seq;
+	struct rule_desc *rules;
+	size_t nrules;
+	struct journal_dup *dups;
+	size_t ndups;
+};
+
+/* A message as stored (state transfer). place.dl_reason and place.dl_description are NULL: the
+ * dead-letter properties are already among msg.user; place.dl_source is the DeadLetterSource. */
+struct jrec_load_message {
+	struct journal_place place;
+	bool deferred;
+	struct journal_msg msg;
+};
+
 /* One decoded record of any type. */
 struct jrec {
 	enum journal_type type;
@@ -146,6 +203,8 @@ struct jrec {
 		struct jrec_enqueue enqueue;
 		struct jrec_msg_ref msg_ref;      /* MSG_DELIVER, MSG_REMOVE, MSG_DEFER */
 		struct jrec_move move;
+		struct jrec_load_entity load_entity;
+		struct jrec_load_message load_message;
 	} u;
 };
 

@@ -27,14 +27,16 @@
 #define MAX_STR (64u * 1024u)
 #define MAX_BODY (16u * 1024u * 1024u)
 #define MAX_PROPS 4096u
+#define MAX_ITEMS 65536u
 
 #define DETAIL_CAP 256
 #define VARIANTS 2 /* 0: every field set; 1: NULL strings, empty lists, extreme numbers */
 #define END_PATH (-1)
 
 static const enum journal_type all_types[] = {
-	JREC_ENTITY_PUT, JREC_ENTITY_DELETE, JREC_RULE_PUT,  JREC_RULE_DELETE, JREC_MSG_ENQUEUE,
-	JREC_MSG_DELIVER, JREC_MSG_REMOVE,    JREC_MSG_MOVE, JREC_MSG_DEFER,   JREC_ENTITY_TOUCH,
+	JREC_ENTITY_PUT,   JREC_ENTITY_DELETE, JREC_RULE_PUT,     JREC_RULE_DELETE,
+	JREC_MSG_ENQUEUE,  JREC_MSG_DELIVER,   JREC_MSG_REMOVE,   JREC_MSG_MOVE,
+	JREC_MSG_DEFER,    JREC_ENTITY_TOUCH,  JREC_LOAD_ENTITY,  JREC_LOAD_MESSAGE,
 };
 
 #define TYPE_COUNT (sizeof all_types / sizeof all_types[0])
@@ -165,24 +167,70 @@ static void counters_fill(struct journal_counter **c, size_t *n, size_t count)
 	}
 }
 
+/* Place `i` of a sample: main (expiring), dead-letter (never expires, dl_* set) or scheduled
+ * (never expires, an activation instant), in turn. */
+static void place_fill(struct journal_place *p, size_t i)
+{
+	char path[48];
+
+	snprintf(path, sizeof path, "topic-a/Subscriptions/s%zu", i);
+	p->path = dup(path);
+	p->where = (enum journal_where)(i % 3);
+	p->seq = 1000 + i;
+	p->enqueued_seq = i == 2 ? UINT64_MAX : i;
+	p->enqueued_ms = 1709208000789 + (int64_t)i;
+	p->ttl_ms = i == 0 ? 30000 : INT64_MAX;
+	p->expires_ms = i == 0 ? p->enqueued_ms + p->ttl_ms : INT64_MAX;
+	p->scheduled_ms = p->where == JWHERE_SCHEDULED ? 1709208100000 : 0;
+	p->delivery_count = i == 1 ? UINT32_MAX : (uint32_t)i + 3;
+	if (p->where == JWHERE_DLQ) {
+		p->dl_reason = dup("MaxDeliveryCountExceeded");
+		p->dl_description = dup("");
+		p->dl_source = dup("queue-a");
+	}
+}
+
 static void places_fill(struct journal_place **p, size_t *n, size_t count)
 {
 	*n = count;
 	*p = calloc(count, sizeof **p);
 	ck_assert_ptr_nonnull(*p);
-	for (size_t i = 0; i < count; i++) {
-		char path[48];
+	for (size_t i = 0; i < count; i++)
+		place_fill(&(*p)[i], i);
+}
 
-		snprintf(path, sizeof path, "topic-a/Subscriptions/s%zu", i);
-		(*p)[i].path = dup(path);
-		(*p)[i].where = (enum journal_where)(i % 3);
-		(*p)[i].seq = 1000 + i;
-		(*p)[i].enqueued_seq = i == 2 ? UINT64_MAX : i;
-		if (i == 1) {
-			(*p)[i].dl_reason = dup("MaxDeliveryCountExceeded");
-			(*p)[i].dl_description = dup("");
-			(*p)[i].dl_source = dup("queue-a");
-		}
+/* Rule `i` of a subscription: true, false, SQL and correlation filters in turn, each with every
+ * element set (the format stores them whatever filter_type says), actions alternating. */
+static void rules_fill(struct rule_desc **r, size_t *n, size_t count)
+{
+	*n = count;
+	*r = calloc(count, sizeof **r);
+	ck_assert_ptr_nonnull(*r);
+	for (size_t i = 0; i < count; i++) {
+		char name[32];
+
+		rule_fill(&(*r)[i], 0);
+		snprintf(name, sizeof name, "rule-%zu", i);
+		free((*r)[i].name);
+		(*r)[i].name = dup(name);
+		(*r)[i].filter_type = (enum filter_type)(i % 4);
+		(*r)[i].action_type = i % 2 ? ACTION_SQL : ACTION_EMPTY;
+		(*r)[i].sql_compat_level = (int32_t)i;
+		(*r)[i].created_at = 1709208000000 - (int64_t)i;
+	}
+}
+
+static void dups_fill(struct journal_dup **d, size_t *n, size_t count)
+{
+	*n = count;
+	*d = calloc(count, sizeof **d);
+	ck_assert_ptr_nonnull(*d);
+	for (size_t i = 0; i < count; i++) {
+		char id[32];
+
+		snprintf(id, sizeof id, "msg-\xe2\x9c\x93-%zu", i);
+		(*d)[i].id = dup(i == 0 ? "" : id);
+		(*d)[i].ts_ms = i == 1 ? INT64_MIN : 1709208000000 + (int64_t)i;
 	}
 }
 
@@ -192,8 +240,8 @@ static void msg_fill(struct journal_msg *m, int variant)
 	struct msg_props *p = &m->props;
 
 	if (variant == 1) {
-		m->enqueued_ms = INT64_MIN;
 		p->ttl_ms = -1;
+		p->scheduled_enqueue_ms = INT64_MIN;
 		return;
 	}
 	p->message_id = dup("msg-1");
@@ -215,8 +263,6 @@ static void msg_fill(struct journal_msg *m, int variant)
 	ck_assert_ptr_nonnull(m->body);
 	memcpy(m->body, body, sizeof body);
 	m->body_len = sizeof body;
-	m->enqueued_ms = 1709208000789;
-	m->delivery_count = UINT32_MAX;
 }
 
 /* A record of `type` owning every pointer (release with journal_rec_release). */
@@ -275,6 +321,39 @@ static void sample_make(enum journal_type type, int variant, struct jrec *r)
 			places_fill(&r->u.move.places, &r->u.move.nplaces, 3);
 		}
 		break;
+	case JREC_LOAD_ENTITY: {
+		struct jrec_load_entity *l = &r->u.load_entity;
+
+		l->path = dup(full ? "topic-a/Subscriptions/sub-1" : "");
+		desc_fill(&l->desc, variant);
+		l->created_at = full ? 1709208000123 : INT64_MIN;
+		l->updated_at = full ? 1709208000456 : INT64_MAX;
+		l->accessed_at = full ? 1709208000789 : 0;
+		l->last_seq = full ? UINT64_MAX : 0;
+		if (full) {
+			rules_fill(&l->rules, &l->nrules, 6);
+			dups_fill(&l->dups, &l->ndups, 4);
+		}
+		break;
+	}
+	case JREC_LOAD_MESSAGE: {
+		struct journal_place *p = &r->u.load_message.place;
+
+		msg_fill(&r->u.load_message.msg, variant);
+		r->u.load_message.deferred = full;
+		if (full) {
+			place_fill(p, 0);
+			break;
+		}
+		/* The dead-letter queue, extreme numbers, dl_* NULL as journal.h says. */
+		p->path = dup("");
+		p->where = JWHERE_DLQ;
+		p->enqueued_ms = INT64_MIN;
+		p->ttl_ms = -1;
+		p->expires_ms = INT64_MAX;
+		p->scheduled_ms = INT64_MIN;
+		break;
+	}
 	}
 }
 
@@ -397,8 +476,6 @@ static void msg_assert_eq(const struct journal_msg *a, const struct journal_msg 
 	ck_assert_uint_eq(a->body_len, b->body_len);
 	if (a->body_len)
 		ck_assert_mem_eq(a->body, b->body, a->body_len);
-	ck_assert_int_eq(a->enqueued_ms, b->enqueued_ms);
-	ck_assert_uint_eq(a->delivery_count, b->delivery_count);
 }
 
 static void counters_assert_eq(const struct journal_counter *a, size_t na,
@@ -411,18 +488,46 @@ static void counters_assert_eq(const struct journal_counter *a, size_t na,
 	}
 }
 
+static void place_assert_eq(const struct journal_place *a, const struct journal_place *b)
+{
+	ck_assert_str_eq(a->path, b->path);
+	ck_assert_int_eq(a->where, b->where);
+	ck_assert_uint_eq(a->seq, b->seq);
+	ck_assert_uint_eq(a->enqueued_seq, b->enqueued_seq);
+	ck_assert_int_eq(a->enqueued_ms, b->enqueued_ms);
+	ck_assert_int_eq(a->ttl_ms, b->ttl_ms);
+	ck_assert_int_eq(a->expires_ms, b->expires_ms);
+	ck_assert_int_eq(a->scheduled_ms, b->scheduled_ms);
+	ck_assert_uint_eq(a->delivery_count, b->delivery_count);
+	ck_assert_pstr_eq(a->dl_reason, b->dl_reason);
+	ck_assert_pstr_eq(a->dl_description, b->dl_description);
+	ck_assert_pstr_eq(a->dl_source, b->dl_source);
+}
+
 static void places_assert_eq(const struct journal_place *a, size_t na,
 			     const struct journal_place *b, size_t nb)
 {
 	ck_assert_uint_eq(na, nb);
-	for (size_t i = 0; i < na; i++) {
-		ck_assert_str_eq(a[i].path, b[i].path);
-		ck_assert_int_eq(a[i].where, b[i].where);
-		ck_assert_uint_eq(a[i].seq, b[i].seq);
-		ck_assert_uint_eq(a[i].enqueued_seq, b[i].enqueued_seq);
-		ck_assert_pstr_eq(a[i].dl_reason, b[i].dl_reason);
-		ck_assert_pstr_eq(a[i].dl_description, b[i].dl_description);
-		ck_assert_pstr_eq(a[i].dl_source, b[i].dl_source);
+	for (size_t i = 0; i < na; i++)
+		place_assert_eq(&a[i], &b[i]);
+}
+
+static void load_entity_assert_eq(const struct jrec_load_entity *a,
+				  const struct jrec_load_entity *b)
+{
+	ck_assert_str_eq(a->path, b->path);
+	desc_assert_eq(&a->desc, &b->desc);
+	ck_assert_int_eq(a->created_at, b->created_at);
+	ck_assert_int_eq(a->updated_at, b->updated_at);
+	ck_assert_int_eq(a->accessed_at, b->accessed_at);
+	ck_assert_uint_eq(a->last_seq, b->last_seq);
+	ck_assert_uint_eq(a->nrules, b->nrules);
+	for (size_t i = 0; i < a->nrules; i++)
+		rule_assert_eq(&a->rules[i], &b->rules[i]);
+	ck_assert_uint_eq(a->ndups, b->ndups);
+	for (size_t i = 0; i < a->ndups; i++) {
+		ck_assert_str_eq(a->dups[i].id, b->dups[i].id);
+		ck_assert_int_eq(a->dups[i].ts_ms, b->dups[i].ts_ms);
 	}
 }
 
@@ -477,6 +582,14 @@ static void rec_assert_eq(const struct jrec *a, const struct jrec *b)
 		places_assert_eq(a->u.move.places, a->u.move.nplaces, b->u.move.places,
 				 b->u.move.nplaces);
 		break;
+	case JREC_LOAD_ENTITY:
+		load_entity_assert_eq(&a->u.load_entity, &b->u.load_entity);
+		break;
+	case JREC_LOAD_MESSAGE:
+		place_assert_eq(&a->u.load_message.place, &b->u.load_message.place);
+		ck_assert_int_eq(a->u.load_message.deferred, b->u.load_message.deferred);
+		msg_assert_eq(&a->u.load_message.msg, &b->u.load_message.msg);
+		break;
 	}
 }
 
@@ -512,6 +625,11 @@ static msgpack_object mp_bin(const void *p, uint32_t len)
 static msgpack_object mp_nil(void)
 {
 	return (msgpack_object){ .type = MSGPACK_OBJECT_NIL };
+}
+
+static msgpack_object mp_array(msgpack_object *items, uint32_t n)
+{
+	return (msgpack_object){ .type = MSGPACK_OBJECT_ARRAY, .via.array = { n, items } };
 }
 
 static int sbuffer_to_strbuf(void *data, const char *buf, size_t len)
@@ -600,8 +718,10 @@ START_TEST(test_type_names)
 	ck_assert_str_eq(journal_type_name(JREC_ENTITY_PUT), "ENTITY_PUT");
 	ck_assert_str_eq(journal_type_name(JREC_MSG_ENQUEUE), "MSG_ENQUEUE");
 	ck_assert_str_eq(journal_type_name(JREC_ENTITY_TOUCH), "ENTITY_TOUCH");
+	ck_assert_str_eq(journal_type_name(JREC_LOAD_ENTITY), "LOAD_ENTITY");
+	ck_assert_str_eq(journal_type_name(JREC_LOAD_MESSAGE), "LOAD_MESSAGE");
 	ck_assert_str_eq(journal_type_name((enum journal_type)0), "?");
-	ck_assert_str_eq(journal_type_name((enum journal_type)11), "?");
+	ck_assert_str_eq(journal_type_name((enum journal_type)13), "?");
 	ck_assert_str_eq(journal_type_name((enum journal_type)-1), "?");
 }
 END_TEST
@@ -638,7 +758,7 @@ END_TEST
 /* The example in the format comment, byte for byte; also a reused, non-empty output buffer. */
 START_TEST(test_example_bytes)
 {
-	static const uint8_t want[] = { 0x92, 0x01, 0xa2, 'q', '1' };
+	static const uint8_t want[] = { 0x92, 0x02, 0xa2, 'q', '1' };
 	struct strbuf out = STRBUF_INIT;
 	struct jrec r = { .type = JREC_ENTITY_DELETE, .u.path.path = "q1" };
 
@@ -677,6 +797,48 @@ START_TEST(test_caps_accepted)
 	journal_rec_release(&got);
 	journal_rec_release(&src);
 	strbuf_release(&enc);
+}
+END_TEST
+
+/* Lists of exactly MAX_ITEMS rules and dups are written and read back; one more is refused by the
+ * decoder for every list of the format (the encoder's refusals are in test_encode_errors). */
+START_TEST(test_list_caps)
+{
+	msgpack_object *nils = malloc((MAX_ITEMS + 1) * sizeof *nils);
+	struct strbuf enc = STRBUF_INIT;
+	struct jrec src, got;
+
+	ck_assert_ptr_nonnull(nils);
+	sample_make(JREC_LOAD_ENTITY, 1, &src);
+	src.u.load_entity.nrules = MAX_ITEMS;
+	src.u.load_entity.rules = calloc(MAX_ITEMS, sizeof *src.u.load_entity.rules);
+	ck_assert_ptr_nonnull(src.u.load_entity.rules);
+	dups_fill(&src.u.load_entity.dups, &src.u.load_entity.ndups, MAX_ITEMS);
+	for (size_t i = 0; i < MAX_ITEMS; i++)
+		src.u.load_entity.rules[i].name = dup(i % 2 ? "odd" : "even");
+	ck_assert_err(journal_encode(&src, &enc), LZ_OK);
+	ck_assert_err(journal_decode(JREC_LOAD_ENTITY, (const uint8_t *)enc.data, enc.len, &got,
+				     NULL, 0),
+		      LZ_OK);
+	rec_assert_eq(&src, &got);
+	journal_rec_release(&got);
+	journal_rec_release(&src);
+	strbuf_release(&enc);
+
+	for (size_t i = 0; i <= MAX_ITEMS; i++)
+		nils[i] = mp_nil();
+	tamper_expect(JREC_LOAD_ENTITY, 1, mp_array(nils, MAX_ITEMS + 1),
+		      "load_entity.rules: 65537 elements exceed 65536", 7, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 1, mp_array(nils, MAX_ITEMS + 1),
+		      "load_entity.dups: 65537 elements exceed 65536", 8, END_PATH);
+	tamper_expect(JREC_MSG_MOVE, 1, mp_array(nils, MAX_ITEMS + 1),
+		      "msg_move.counters: 65537 elements exceed 65536", 4, END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 1, mp_array(nils, MAX_ITEMS + 1),
+		      "msg_enqueue.places: 65537 elements exceed 65536", 4, END_PATH);
+	/* At the cap the list is walked: the first element is then what fails. */
+	tamper_expect(JREC_LOAD_ENTITY, 1, mp_array(nils, MAX_ITEMS),
+		      "load_entity.dups[0]: expected array, got nil", 8, END_PATH);
+	free(nils);
 }
 END_TEST
 
@@ -720,26 +882,53 @@ START_TEST(test_decode_trailing)
 		decode_expect(all_types[t], enc.data, enc.len, LZ_EPARSE, NULL);
 		strbuf_release(&enc);
 	}
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xa2q1\x00\x00", 7, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xa2q1\x00\x00", 7, LZ_EPARSE,
 		      "entity_delete: 2 trailing bytes at offset 5");
 }
 END_TEST
 
+/* A version-1 MSG_ENQUEUE, as version 1 laid it out: MSG with enqueued_ms and delivery_count,
+ * PLACE of 7 elements. */
+static const uint8_t v1_enqueue[] = {
+	0x95, 0x01, 0xa1, 't',				/* [1, "t", */
+	0x95, 0x9e, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc2, 0x00,
+	0x00, 0xc2,					/* MSGPROPS */
+	0x90, 0xc4, 0x00, 0x01, 0x00,			/* user, body, enqueued_ms, count] */
+	0x91, 0x92, 0xa1, 't', 0x01,			/* [["t", 1]] */
+	0x91, 0x97, 0xa1, 't', 0x00, 0x01, 0x00, 0xc0, 0xc0, 0xc0, /* [[place]]] */
+};
+
 START_TEST(test_decode_version)
 {
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xa2q1", 5, LZ_EPARSE,
-		      "entity_delete.version: 2 is not the supported 1");
+	uint8_t raised[sizeof v1_enqueue];
+
+	/* Version 1 is refused as unsupported, whatever else the payload holds. */
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xa2q1", 5, LZ_EPARSE,
+		      "entity_delete.version: 1 is unsupported (this build reads 2)");
+	decode_expect(JREC_MSG_ENQUEUE, v1_enqueue, sizeof v1_enqueue, LZ_EPARSE,
+		      "msg_enqueue.version: 1 is unsupported (this build reads 2)");
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_uint(1),
+		      "load_entity.version: 1 is unsupported (this build reads 2)", 0, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 1, mp_uint(1),
+		      "load_message.version: 1 is unsupported (this build reads 2)", 0, END_PATH);
+	/* The same payload with only its version byte raised does not pass either. */
+	memcpy(raised, v1_enqueue, sizeof raised);
+	raised[1] = 0x02;
+	decode_expect(JREC_MSG_ENQUEUE, raised, sizeof raised, LZ_EPARSE,
+		      "msg_enqueue.msg: expected 3 elements, got 5");
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x03\xa2q1", 5, LZ_EPARSE,
+		      "entity_delete.version: 3 is unsupported (this build reads 2)");
 	decode_expect(JREC_ENTITY_DELETE, "\x92\x00\xa2q1", 5, LZ_EPARSE,
-		      "entity_delete.version: 0 is not the supported 1");
+		      "entity_delete.version: 0 is unsupported (this build reads 2)");
 	decode_expect(JREC_ENTITY_DELETE, "\x92\xff\xa2q1", 5, LZ_EPARSE,
 		      "entity_delete.version: expected uint, got negative int");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\xa1" "1\xa2q1", 6, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\xa1" "2\xa2q1", 6, LZ_EPARSE,
 		      "entity_delete.version: expected uint, got str");
 	/* The version is checked before the length, so a future layout is named as such. */
-	decode_expect(JREC_ENTITY_DELETE, "\x93\x02\xa2q1\xc0", 6, LZ_EPARSE,
-		      "entity_delete.version: 2 is not the supported 1");
-	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_uint(2),
-		      "msg_enqueue.version: 2 is not the supported 1", 0, END_PATH);
+	decode_expect(JREC_ENTITY_DELETE, "\x93\x03\xa2q1\xc0", 6, LZ_EPARSE,
+		      "entity_delete.version: 3 is unsupported (this build reads 2)");
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_uint(3),
+		      "msg_enqueue.version: 3 is unsupported (this build reads 2)", 0, END_PATH);
 	decode_expect(JREC_ENTITY_DELETE, "\x90", 1, LZ_EPARSE,
 		      "entity_delete: expected an array starting with the format version");
 	decode_expect(JREC_ENTITY_DELETE, "\x01", 1, LZ_EPARSE,
@@ -749,13 +938,17 @@ END_TEST
 
 START_TEST(test_decode_lengths)
 {
-	decode_expect(JREC_ENTITY_DELETE, "\x93\x01\xa2q1\xc0", 6, LZ_EPARSE,
+	msgpack_object nils[12];
+
+	for (size_t i = 0; i < 12; i++)
+		nils[i] = mp_nil();
+	decode_expect(JREC_ENTITY_DELETE, "\x93\x02\xa2q1\xc0", 6, LZ_EPARSE,
 		      "entity_delete: expected 2 elements, got 3");
-	decode_expect(JREC_ENTITY_DELETE, "\x91\x01", 2, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x91\x02", 2, LZ_EPARSE,
 		      "entity_delete: expected 2 elements, got 1");
-	decode_expect(JREC_MSG_DELIVER, "\x95\x01\xa1q\x00\x01\x00", 7, LZ_EPARSE,
+	decode_expect(JREC_MSG_DELIVER, "\x95\x02\xa1q\x00\x01\x00", 7, LZ_EPARSE,
 		      "msg_deliver: expected 4 elements, got 5");
-	decode_expect(JREC_MSG_REMOVE, "\x94\x01\xa1q\x00\x01", 6, LZ_EPARSE,
+	decode_expect(JREC_MSG_REMOVE, "\x94\x02\xa1q\x00\x01", 6, LZ_EPARSE,
 		      "msg_remove: expected 5 elements, got 4");
 	tamper_expect(JREC_ENTITY_PUT, 0, (msgpack_object){ .type = MSGPACK_OBJECT_ARRAY },
 		      "entity_put.desc: expected 23 elements, got 0", 2, END_PATH);
@@ -767,6 +960,27 @@ START_TEST(test_decode_lengths)
 		      "msg_enqueue.counters[1]: expected array, got nil", 3, 1, END_PATH);
 	tamper_expect(JREC_MSG_MOVE, 0, mp_nil(), "msg_move.places[0].path: expected str, got nil",
 		      5, 0, 0, END_PATH);
+	decode_expect(JREC_LOAD_MESSAGE, "\x93\x02\xc0\xc2", 4, LZ_EPARSE,
+		      "load_message: expected 4 elements, got 3");
+	decode_expect(JREC_LOAD_ENTITY, "\x98\x02\xc0\xc0\xc0\xc0\xc0\xc0\xc0", 9, LZ_EPARSE,
+		      "load_entity: expected 9 elements, got 8");
+	/* Version 1's 7-element PLACE and 5-element MSG. */
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_array(nils, 7),
+		      "msg_enqueue.places[0]: expected 12 elements, got 7", 4, 0, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_array(nils, 7),
+		      "load_message.place: expected 12 elements, got 7", 1, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_array(nils, 5),
+		      "load_message.msg: expected 3 elements, got 5", 3, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_array(nils, 0),
+		      "load_entity.rules[2]: expected 11 elements, got 0", 7, 2, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_array(nils, 3),
+		      "load_entity.dups[3]: expected 2 elements, got 3", 8, 3, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_nil(), "load_entity.rules: expected array, got nil",
+		      7, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 1, mp_str("d", 1),
+		      "load_entity.dups: expected array, got str", 8, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_nil(), "load_message.place: expected array, got nil",
+		      1, END_PATH);
 }
 END_TEST
 
@@ -804,6 +1018,63 @@ START_TEST(test_decode_types)
 		      END_PATH);
 	tamper_expect(JREC_MSG_MOVE, 0, mp_nil(),
 		      "msg_move.places[2].enqueued_seq: expected uint, got nil", 5, 2, 3, END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_str("0", 1),
+		      "msg_enqueue.places[0].enqueued_ms: expected int, got str", 4, 0, 4,
+		      END_PATH);
+	tamper_expect(JREC_MSG_MOVE, 0,
+		      (msgpack_object){ .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false },
+		      "msg_move.places[0].ttl_ms: expected int, got bool", 5, 0, 5, END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_nil(),
+		      "msg_enqueue.places[1].expires_ms: expected int, got nil", 4, 1, 6, END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 0,
+		      (msgpack_object){ .type = MSGPACK_OBJECT_FLOAT64, .via.f64 = 0.0 },
+		      "msg_enqueue.places[2].scheduled_ms: expected int, got float64", 4, 2, 7,
+		      END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_int(-1),
+		      "msg_enqueue.places[2].delivery_count: expected uint, got negative int", 4, 2,
+		      8, END_PATH);
+	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_int(0),
+		      "msg_enqueue.places[1].dl_reason: expected str or nil, got int", 4, 1, 9,
+		      END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_nil(), "load_entity.path: expected str, got nil", 1,
+		      END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(1),
+		      "load_entity.desc.requires_session: expected bool, got int", 2, 4, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_str("1", 1),
+		      "load_entity.created_at: expected int, got str", 3, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0,
+		      (msgpack_object){ .type = MSGPACK_OBJECT_FLOAT64, .via.f64 = 1.0 },
+		      "load_entity.updated_at: expected int, got float64", 4, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 1, mp_nil(),
+		      "load_entity.accessed_at: expected int, got nil", 5, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(-1),
+		      "load_entity.last_seq: expected uint, got negative int", 6, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0,
+		      (msgpack_object){ .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = true },
+		      "load_entity.rules[3].corr.label: expected str or nil, got bool", 7, 3, 5, 4,
+		      END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_nil(),
+		      "load_entity.rules[5].name: expected str, got nil", 7, 5, 0, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_nil(),
+		      "load_entity.dups[1].id: expected str, got nil", 8, 1, 0, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_str("5", 1),
+		      "load_entity.dups[2].ts_ms: expected int, got str", 8, 2, 1, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(1),
+		      "load_entity.dups[0]: expected array, got int", 8, 0, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_int(1),
+		      "load_message.deferred: expected bool, got int", 2, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 1, mp_nil(),
+		      "load_message.deferred: expected bool, got nil", 2, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_str("x", 1),
+		      "load_message.place.expires_ms: expected int, got str", 1, 6, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 1, mp_int(7),
+		      "load_message.place.dl_source: expected str or nil, got int", 1, 11,
+		      END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_str("body", 4),
+		      "load_message.msg.body: expected bin, got str", 3, 2, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_nil(),
+		      "load_message.msg.props.force_persistence: expected bool, got nil", 3, 0, 13,
+		      END_PATH);
 }
 END_TEST
 
@@ -836,8 +1107,28 @@ START_TEST(test_decode_ranges)
 		      "-2147483648..2147483647",
 		      2, 3, END_PATH);
 	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_int((int64_t)UINT32_MAX + 1),
-		      "msg_enqueue.msg.delivery_count: 4294967296 out of range 0..4294967295", 2, 4,
-		      END_PATH);
+		      "msg_enqueue.places[0].delivery_count: 4294967296 out of range 0..4294967295",
+		      4, 0, 8, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 1, mp_uint(UINT64_MAX),
+		      "load_message.place.delivery_count: 18446744073709551615 out of range "
+		      "0..4294967295",
+		      1, 8, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_int(3),
+		      "load_message.place.where: 3 out of range 0..2", 1, 1, END_PATH);
+	tamper_expect(JREC_MSG_MOVE, 0, mp_uint((uint64_t)INT64_MAX + 1),
+		      "msg_move.places[1].expires_ms: 9223372036854775808 out of range "
+		      "-9223372036854775808..9223372036854775807",
+		      5, 1, 6, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(0), "load_entity.desc.kind: 0 out of range 1..3",
+		      2, 0, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(4),
+		      "load_entity.rules[5].filter_type: 4 out of range 0..3", 7, 5, 1, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(-1),
+		      "load_entity.rules[1].action_type: -1 out of range 0..1", 7, 1, 6, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int((int64_t)INT32_MAX + 1),
+		      "load_entity.rules[0].action_compat_level: 2147483648 out of range "
+		      "-2147483648..2147483647",
+		      7, 0, 8, END_PATH);
 	tamper_expect(JREC_ENTITY_PUT, 0, mp_uint(UINT64_MAX),
 		      "entity_put.desc.lock_duration_ms: 18446744073709551615 out of range "
 		      "-9223372036854775808..9223372036854775807",
@@ -846,7 +1137,13 @@ START_TEST(test_decode_ranges)
 	tamper_accept(JREC_ENTITY_PUT, 0, mp_int(1), 2, 0, END_PATH);
 	tamper_accept(JREC_ENTITY_PUT, 0, mp_int(3), 2, 0, END_PATH);
 	tamper_accept(JREC_MSG_ENQUEUE, 0, mp_int(2), 4, 0, 1, END_PATH);
-	tamper_accept(JREC_MSG_ENQUEUE, 0, mp_int(UINT32_MAX), 2, 4, END_PATH);
+	tamper_accept(JREC_MSG_ENQUEUE, 0, mp_int(UINT32_MAX), 4, 0, 8, END_PATH);
+	tamper_accept(JREC_LOAD_MESSAGE, 1, mp_int(2), 1, 1, END_PATH);
+	tamper_accept(JREC_LOAD_MESSAGE, 0, mp_uint(INT64_MAX), 1, 6, END_PATH);
+	tamper_accept(JREC_LOAD_MESSAGE, 0, mp_int(INT64_MIN), 1, 7, END_PATH);
+	tamper_accept(JREC_LOAD_ENTITY, 0, mp_int(3), 7, 0, 1, END_PATH);
+	tamper_accept(JREC_LOAD_ENTITY, 0, mp_uint(UINT64_MAX), 6, END_PATH);
+	tamper_accept(JREC_LOAD_ENTITY, 0, mp_int(INT64_MIN), 8, 3, 1, END_PATH);
 	tamper_accept(JREC_ENTITY_PUT, 0, mp_uint(INT64_MAX), 2, 1, END_PATH);
 	tamper_accept(JREC_ENTITY_PUT, 0, mp_int(INT64_MIN), 2, 1, END_PATH);
 }
@@ -872,6 +1169,17 @@ START_TEST(test_decode_strings)
 	tamper_accept(JREC_RULE_DELETE, 0, mp_str(long_str, MAX_STR), 2, END_PATH);
 	tamper_expect(JREC_MSG_ENQUEUE, 0, mp_bin(big_body, MAX_BODY + 1),
 		      "msg_enqueue.msg.body: 16777217 bytes exceed 16777216", 2, 2, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 1, mp_bin(big_body, MAX_BODY + 1),
+		      "load_message.msg.body: 16777217 bytes exceed 16777216", 3, 2, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_str("m\0", 2),
+		      "load_entity.dups[0].id: string contains a NUL byte", 8, 0, 0, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_str(long_str, MAX_STR + 1),
+		      "load_entity.rules[4].name: string of 65537 bytes exceeds 65536", 7, 4, 0,
+		      END_PATH);
+	tamper_accept(JREC_LOAD_ENTITY, 0, mp_str(long_str, MAX_STR), 8, 1, 0, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_str(long_str, MAX_STR + 1),
+		      "load_message.place.path: string of 65537 bytes exceeds 65536", 1, 0,
+		      END_PATH);
 	free(big_body);
 	free(long_str);
 }
@@ -914,6 +1222,15 @@ START_TEST(test_decode_props)
 		      END_PATH);
 	tamper_expect(JREC_RULE_PUT, 0, mp_nil(),
 		      "rule_put.rule.sql_params: expected array, got nil", 2, 4, END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_int(8),
+		      "load_entity.rules[4].sql_params[0].type: 8 out of range 0..7", 7, 4, 4, 0, 1,
+		      END_PATH);
+	tamper_expect(JREC_LOAD_ENTITY, 0, mp_str("@p", 2),
+		      "load_entity.rules[3].action_params[0].value: expected int, got str", 7, 3, 9,
+		      0, 2, END_PATH);
+	tamper_expect(JREC_LOAD_MESSAGE, 0, mp_str("null", 4),
+		      "load_message.msg.user[1].name: duplicate property \"null\"", 3, 1, 1, 0,
+		      END_PATH);
 	for (size_t i = 0; i < MAX_PROPS + 1; i++)
 		many[i] = mp_nil();
 	tamper_expect(JREC_MSG_ENQUEUE, 0,
@@ -926,36 +1243,49 @@ END_TEST
 /* Lengths and counts that do not fit the payload are refused before msgpack-c allocates. */
 START_TEST(test_decode_hostile)
 {
-	char small[8];
+	char small[8], want[96];
+	struct strbuf enc, bad = STRBUF_INIT;
 	struct jrec r;
 
 	decode_expect(JREC_ENTITY_DELETE, "\xdd\xff\xff\xff\xff", 5, LZ_EPARSE,
 		      "entity_delete: array at offset 0 needs 4294967295 more bytes, 0 left");
-	decode_expect(JREC_MSG_ENQUEUE, "\x95\x01\xa1t\xdd\x0f\xff\xff\xff", 9, LZ_EPARSE,
+	decode_expect(JREC_MSG_ENQUEUE, "\x95\x02\xa1t\xdd\x0f\xff\xff\xff", 9, LZ_EPARSE,
 		      "msg_enqueue: array at offset 4 needs 268435455 more bytes, 0 left");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xdb\xff\xff\xff\xff", 7, LZ_EPARSE,
+	decode_expect(JREC_LOAD_MESSAGE, "\x94\x02\xdd\x0f\xff\xff\xff", 7, LZ_EPARSE,
+		      "load_message: array at offset 2 needs 268435455 more bytes, 0 left");
+	/* An empty LOAD_ENTITY whose last element, the dups list, claims 2^20 entries. */
+	sample_encode(JREC_LOAD_ENTITY, 1, &enc);
+	ck_assert_uint_eq((uint8_t)enc.data[enc.len - 1], 0x90);
+	ck_assert_err(strbuf_add(&bad, enc.data, enc.len - 1), LZ_OK);
+	ck_assert_err(strbuf_add(&bad, "\xdd\x00\x10\x00\x00", 5), LZ_OK);
+	snprintf(want, sizeof want,
+		 "load_entity: array at offset %zu needs 1048576 more bytes, 0 left", enc.len - 1);
+	decode_expect(JREC_LOAD_ENTITY, bad.data, bad.len, LZ_EPARSE, want);
+	strbuf_release(&bad);
+	strbuf_release(&enc);
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xdb\xff\xff\xff\xff", 7, LZ_EPARSE,
 		      "entity_delete: object at offset 2 needs 4294967295 more bytes, 0 left");
-	decode_expect(JREC_MSG_ENQUEUE, "\x92\x01\xc6\x7f\xff\xff\xff\x00", 8, LZ_EPARSE,
+	decode_expect(JREC_MSG_ENQUEUE, "\x92\x02\xc6\x7f\xff\xff\xff\x00", 8, LZ_EPARSE,
 		      "msg_enqueue: object at offset 2 needs 2147483647 more bytes, 1 left");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xdb\xff", 4, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xdb\xff", 4, LZ_EPARSE,
 		      "entity_delete: truncated at byte 4");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xcf\x00", 4, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xcf\x00", 4, LZ_EPARSE,
 		      "entity_delete: object at offset 2 needs 8 more bytes, 1 left");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\x80", 3, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\x80", 3, LZ_EPARSE,
 		      "entity_delete: byte 0x80 at offset 2: "
 		      "map or ext, which the format never uses");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xde\x00\x00", 5, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xde\x00\x00", 5, LZ_EPARSE,
 		      "entity_delete: byte 0xde at offset 2: "
 		      "map or ext, which the format never uses");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xd4\x01\x00", 5, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xd4\x01\x00", 5, LZ_EPARSE,
 		      "entity_delete: byte 0xd4 at offset 2: "
 		      "map or ext, which the format never uses");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\xc1", 3, LZ_EPARSE,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\xc1", 3, LZ_EPARSE,
 		      "entity_delete: byte 0xc1 at offset 2: not msgpack");
 	/* Nesting: 8 levels pass the scan (and fail the walk), 9 do not. */
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\x91\x91\x91\x91\x91\x91\x91\x01", 10,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\x91\x91\x91\x91\x91\x91\x91\x01", 10,
 		      LZ_EPARSE, "entity_delete.path: expected str, got array");
-	decode_expect(JREC_ENTITY_DELETE, "\x92\x01\x91\x91\x91\x91\x91\x91\x91\x91\x01", 11,
+	decode_expect(JREC_ENTITY_DELETE, "\x92\x02\x91\x91\x91\x91\x91\x91\x91\x91\x01", 11,
 		      LZ_EPARSE, "entity_delete: array at offset 9 nests deeper than 8");
 	/* No detail buffer, and one too small for the message. */
 	ck_assert_err(journal_decode(JREC_ENTITY_DELETE, (const uint8_t *)"\xc1", 1, &r, NULL, 0),
@@ -966,7 +1296,7 @@ START_TEST(test_decode_hostile)
 		      LZ_EPARSE);
 	ck_assert_str_eq(small, "entity_");
 	journal_rec_release(&r);
-	ck_assert_err(journal_decode(JREC_ENTITY_DELETE, (const uint8_t *)"\x92\x01\xc0", 3, &r,
+	ck_assert_err(journal_decode(JREC_ENTITY_DELETE, (const uint8_t *)"\x92\x02\xc0", 3, &r,
 				     small, sizeof small),
 		      LZ_EPARSE);
 	ck_assert_str_eq(small, "entity_");
@@ -976,7 +1306,7 @@ END_TEST
 
 START_TEST(test_decode_unknown_type)
 {
-	static const int types[] = { 0, 11, 1000, -1 };
+	static const int types[] = { 0, 13, 1000, -1 };
 	struct strbuf enc;
 
 	sample_encode(JREC_ENTITY_DELETE, 0, &enc);
@@ -1012,6 +1342,8 @@ START_TEST(test_encode_errors)
 	struct prop bad_prop[1] = { { "n", { .type = VALUE_STRING, .u.s = NULL } } };
 	struct journal_counter counter = { "q", 1 };
 	struct journal_place place = { .path = "q" };
+	struct rule_desc rule = { .name = "r" };
+	struct journal_dup dupe = { .id = "id" };
 	struct jrec r;
 
 	ck_assert_ptr_nonnull(long_str);
@@ -1022,7 +1354,7 @@ START_TEST(test_encode_errors)
 	memset(&r, 0, sizeof r);
 	r.type = (enum journal_type)0;
 	encode_expect(&r, LZ_EINVAL);
-	r.type = (enum journal_type)11;
+	r.type = (enum journal_type)13;
 	encode_expect(&r, LZ_EINVAL);
 	r.type = JREC_ENTITY_DELETE;
 	encode_expect(&r, LZ_EINVAL); /* NULL path */
@@ -1115,6 +1447,73 @@ START_TEST(test_encode_errors)
 	encode_expect(&r, LZ_OK);
 	journal_rec_release(&r);
 
+	sample_make(JREC_LOAD_ENTITY, 0, &r);
+	r.u.load_entity.rules[3].filter_type = (enum filter_type)4;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.rules[3].filter_type = FILTER_SQL;
+	r.u.load_entity.rules[5].action_type = (enum action_type)-1;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.rules[5].action_type = ACTION_SQL;
+	free(r.u.load_entity.rules[2].name);
+	r.u.load_entity.rules[2].name = NULL;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.rules[2].name = dup("back");
+	free(r.u.load_entity.dups[1].id);
+	r.u.load_entity.dups[1].id = NULL;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.dups[1].id = long_str;
+	encode_expect(&r, LZ_ETOOBIG);
+	r.u.load_entity.dups[1].id = NULL;
+	r.u.load_entity.desc.status = (enum entity_status)4;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.desc.status = STATUS_ACTIVE;
+	encode_expect(&r, LZ_EINVAL); /* dups[1] still has no id */
+	r.u.load_entity.dups[1].id = dup("back");
+	encode_expect(&r, LZ_OK);
+	free(r.u.load_entity.path);
+	r.u.load_entity.path = NULL;
+	encode_expect(&r, LZ_EINVAL);
+	journal_rec_release(&r);
+
+	sample_make(JREC_LOAD_ENTITY, 1, &r);
+	r.u.load_entity.nrules = 1; /* counts without arrays */
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.nrules = 0;
+	r.u.load_entity.ndups = 2;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_entity.ndups = 0;
+	r.u.load_entity.rules = &rule;
+	r.u.load_entity.nrules = 1;
+	r.u.load_entity.dups = &dupe;
+	r.u.load_entity.ndups = 1;
+	encode_expect(&r, LZ_OK);
+	r.u.load_entity.nrules = MAX_ITEMS + 1;
+	encode_expect(&r, LZ_ETOOBIG);
+	r.u.load_entity.nrules = 1;
+	r.u.load_entity.ndups = MAX_ITEMS + 1;
+	encode_expect(&r, LZ_ETOOBIG);
+	r.u.load_entity.rules = NULL;
+	r.u.load_entity.nrules = 0;
+	r.u.load_entity.dups = NULL;
+	r.u.load_entity.ndups = 0;
+	journal_rec_release(&r);
+
+	sample_make(JREC_LOAD_MESSAGE, 0, &r);
+	r.u.load_message.place.where = (enum journal_where)3;
+	encode_expect(&r, LZ_EINVAL);
+	r.u.load_message.place.where = JWHERE_SCHEDULED;
+	encode_expect(&r, LZ_OK);
+	r.u.load_message.place.dl_source = long_str;
+	encode_expect(&r, LZ_ETOOBIG);
+	r.u.load_message.place.dl_source = NULL;
+	r.u.load_message.msg.body_len = MAX_BODY + 1;
+	encode_expect(&r, LZ_ETOOBIG);
+	r.u.load_message.msg.body_len = 1;
+	free(r.u.load_message.place.path);
+	r.u.load_message.place.path = NULL;
+	encode_expect(&r, LZ_EINVAL);
+	journal_rec_release(&r);
+
 	free(big_body);
 	free(long_str);
 }
@@ -1203,6 +1602,7 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_example_bytes);
 	tcase_add_test(tc, test_caps_accepted);
+	tcase_add_test(tc, test_list_caps);
 	tcase_add_test(tc, test_decode_empty);
 	tcase_add_test(tc, test_decode_truncated);
 	tcase_add_test(tc, test_decode_trailing);
