@@ -1,24 +1,13 @@
 /*
- * config — the broker's settings, read from LOCALZURE_* environment variables.
+ * config — the broker's settings: the shared configuration (common/settings.h: a YAML file named
+ * by LOCALZURE_CONFIG plus LOCALZURE_* environment variables, environment first) reduced to what
+ * the broker uses. docs/configuration.md lists every key.
  *
- * Keys (unset or empty = the default):
- *   LOCALZURE_HTTP_HOST          address or host name to listen on       127.0.0.1
- *   LOCALZURE_HTTP_PORT          0..65535; 0 = any free port           5300
- *   LOCALZURE_HTTP_THREADS       1..256 HTTP worker threads             2
- *   LOCALZURE_DURABILITY         none (sync and async arrive with persistd)  none
- *   LOCALZURE_CLOCK              real | manual                          real
- *   LOCALZURE_CLOCK_START_MS     manual clock start, ms since the epoch  the current time
- *   LOCALZURE_MAX_MESSAGE_SIZE   bytes, 1024..104857600                 262144
- *   LOCALZURE_LOG_LEVEL          debug | info | warn | error            info
- *   LOCALZURE_NAMESPACE          namespace name shown in Atom entries     localzure
- *                                (letters, digits, '-', 1..50 chars)
+ * An invalid value or an unknown LOCALZURE_* variable is an error whose detail names the key,
+ * where the value came from and the accepted values; there is never a silent fallback.
  *
- * An invalid value is an error whose detail names the key, the value and the accepted values;
- * there is never a silent fallback. Other LOCALZURE_* variables are left alone: persistd and the
- * supervisor read their own keys from the same environment.
- *
- * Thread rules: none; broker_config_from_env() is pure except that it reads the process
- * environment when `envp` is NULL (call it before other threads exist).
+ * Thread rules: none; broker_config_from_env() reads the process environment when `envp` is NULL
+ * (call it before other threads exist).
  */
 #ifndef LZ_BROKER_CONFIG_H
 #define LZ_BROKER_CONFIG_H
@@ -31,7 +20,9 @@
 #include "common/log.h"
 
 enum broker_durability {
-	DURABILITY_NONE = 0,
+	DURABILITY_NONE = 0,  /* no persistd: state lives and dies with the broker */
+	DURABILITY_ASYNC = 1, /* answer at once, ship in the background */
+	DURABILITY_SYNC = 2,  /* answer a change once persistd has it durable */
 };
 
 struct broker_config {
@@ -39,6 +30,9 @@ struct broker_config {
 	uint16_t http_port;
 	unsigned http_threads;
 	enum broker_durability durability;
+	char data_dir[512];
+	char persistd_url[600];      /* default ipc://<data_dir>/persistd.ipc */
+	int64_t persistd_timeout_ms; /* writes wait this long for an unreachable persistd, then 503 */
 	bool manual_clock;
 	bool has_clock_start;   /* LOCALZURE_CLOCK_START_MS was given */
 	int64_t clock_start_ms;

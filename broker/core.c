@@ -1660,6 +1660,24 @@ lz_err core_replay(core *c, const struct journal_rec *rec, struct lz_detail *det
 	return err;
 }
 
+uint64_t core_thread_lsn(void)
+{
+	return core_thread_last_lsn;
+}
+
+void core_thread_lsn_reset(void)
+{
+	core_thread_last_lsn = 0;
+}
+
+void core_set_journal(core *c, core_journal_fn fn, void *arg)
+{
+	core_lock(c);
+	c->cfg.journal = fn;
+	c->cfg.journal_arg = arg;
+	core_unlock(c);
+}
+
 lz_err core_load_done(core *c, uint64_t base_lsn, struct lz_detail *detail)
 {
 	lz_err err = LZ_OK;

@@ -235,6 +235,12 @@ lz_clock *core_clock(core *c);
 
 /* LSN of the last record emitted or replayed (0 before the first). */
 uint64_t core_last_lsn(core *c);
+/* LSN of the last record committed by the calling thread since core_thread_lsn_reset() (0: none):
+ * a front end waits for it to become durable before it answers. */
+uint64_t core_thread_lsn(void);
+void core_thread_lsn_reset(void);
+/* Installs (or, with NULL, removes) the journal sink after a state transfer; see core_config. */
+void core_set_journal(core *c, core_journal_fn fn, void *arg);
 /* Applies one record from a journal stream (start-up replay) without shipping it again.
  * LZ_EPARSE for a record that does not decode, LZ_EINVAL for one that does not apply. */
 lz_err core_replay(core *c, const struct journal_rec *rec, struct lz_detail *detail);

@@ -700,6 +700,8 @@ lz_err core_apply(struct core *c, const struct jrec *r, int64_t ts, struct lz_de
 	return LZ_EINVAL;
 }
 
+_Thread_local uint64_t core_thread_last_lsn;
+
 lz_err core_commit(struct core *c, const struct jrec *r, struct lz_detail *detail)
 {
 	int64_t ts = clock_now(c->cfg.clock);
@@ -728,6 +730,7 @@ lz_err core_commit(struct core *c, const struct jrec *r, struct lz_detail *detai
 	}
 	c->lsn++;
 	c->applied_records = true;
+	core_thread_last_lsn = c->lsn;
 	local.text[0] = '\0';
 	err = core_apply(c, r, ts, &local);
 	if (err != LZ_OK) {

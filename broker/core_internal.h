@@ -163,6 +163,8 @@ struct entity *core_entity_find(const struct core *c, const char *path);
 struct mstore *entity_store(struct entity *e, enum journal_where where);
 /* Applies a record; LZ_EINVAL with detail when it refers to state that does not exist. */
 lz_err core_apply(struct core *c, const struct jrec *r, int64_t ts_ms, struct lz_detail *detail);
+/* LSN of the calling thread's last commit (core_thread_lsn). */
+extern _Thread_local uint64_t core_thread_last_lsn;
 /* Ships and applies `r` at the clock's current time. */
 lz_err core_commit(struct core *c, const struct jrec *r, struct lz_detail *detail);
 void core_message_unlock(struct core *c, struct message *m); /* drops a lock, no other change */

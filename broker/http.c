@@ -154,6 +154,12 @@ struct http_req {
 	int poll_fd;               /* the client socket, watched for a hang-up while suspended */
 	lz_err poll_err;
 	struct msg_out poll_msg;
+
+	/* a response held until persistd confirms its change durable (under poll_mu) */
+	bool dur_suspended, dur_fired, dur_durable, dur_resumed;
+	struct MHD_Response *dur_resp;
+	bool dur_shared;
+	unsigned dur_status;
 };
 
 struct http_server {
@@ -247,9 +253,103 @@ static const char *method_name(enum method m)
 	return names[m];
 }
 
-/* Queues `resp` (NULL: out of memory, the connection is dropped), records metrics and logs. */
+static enum MHD_Result reply_now(struct http_req *q, unsigned status, struct MHD_Response *resp, bool shared,
+				 const char *detail);
+static enum MHD_Result reply_error(struct http_req *q, unsigned status, const char *detail);
+
+/* journal_client waiter: the change of a held response is durable (or the wait timed out). */
+static void durable_on_result(void *arg, bool durable)
+{
+	struct http_req *q = arg;
+	struct http_server *s = q->srv;
+
+	pthread_mutex_lock(&s->poll_mu);
+	q->dur_fired = true;
+	q->dur_durable = durable;
+	if (q->dur_suspended) {
+		q->dur_suspended = false;
+		MHD_resume_connection(q->conn);
+	}
+	pthread_mutex_unlock(&s->poll_mu);
+}
+
+/* Operations whose answer promises a durable change. Peek-lock (a delivery-count bump whose
+ * loss only under-counts) and receive-and-delete (whose loss redelivers: at-least-once) do not
+ * wait; neither do reads. */
+static bool op_needs_durable(enum http_op op)
+{
+	switch (op) {
+	case OP_PEEK_LOCK:
+	case OP_RECEIVE_DELETE:
+	case OP_ENTITY_GET:
+	case OP_ENTITY_LIST:
+	case OP_RULE_GET:
+	case OP_RULE_LIST:
+	case OP_EMU_PEEK:
+	case OP_HEALTH:
+	case OP_METRICS:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The held response of `q`, now that its durability wait ended: the response, or 503. */
+static enum MHD_Result durable_finish(struct http_req *q)
+{
+	struct http_server *s = q->srv;
+	struct MHD_Response *resp;
+	bool durable, shared;
+	unsigned status;
+	char text[200];
+
+	pthread_mutex_lock(&s->poll_mu);
+	resp = q->dur_resp;
+	shared = q->dur_shared;
+	status = q->dur_status;
+	durable = q->dur_durable;
+	q->dur_resp = NULL;
+	q->dur_fired = false;
+	pthread_mutex_unlock(&s->poll_mu);
+	if (durable)
+		return reply_now(q, status, resp, shared, NULL);
+	if (!shared && resp != NULL)
+		MHD_destroy_response(resp);
+	snprintf(text, sizeof(text), "SubCode=50301. The change was applied but persistd has not confirmed it durable "
+		 "within the timeout; it will be stored when persistd is reachable again.");
+	return reply_error(q, 503, text);
+}
+
+/* Answers `q`: at once, or, when its request committed a change that is not durable yet and the
+ * broker runs with durability sync, once persistd has acknowledged it (the connection is
+ * suspended meanwhile, no thread waits). */
 static enum MHD_Result reply(struct http_req *q, unsigned status, struct MHD_Response *resp, bool shared,
 			     const char *detail)
+{
+	struct http_server *s = q->srv;
+	uint64_t lsn = core_thread_lsn();
+
+	if (s->cfg.journal == NULL || status >= 400 || resp == NULL || lsn == 0 || !op_needs_durable(q->op))
+		return reply_now(q, status, resp, shared, detail);
+	pthread_mutex_lock(&s->poll_mu);
+	if (journal_client_wait(s->cfg.journal, lsn, durable_on_result, q)) {
+		pthread_mutex_unlock(&s->poll_mu);
+		return reply_now(q, status, resp, shared, detail);
+	}
+	q->dur_resp = resp;
+	q->dur_shared = shared;
+	q->dur_status = status;
+	q->dur_durable = false;
+	q->dur_suspended = true;
+	q->dur_resumed = true;
+	MHD_suspend_connection(q->conn);
+	pthread_mutex_unlock(&s->poll_mu);
+	return MHD_YES;
+}
+
+/* Queues `resp` (NULL: out of memory, the connection is dropped), records metrics and logs. */
+static enum MHD_Result reply_now(struct http_req *q, unsigned status, struct MHD_Response *resp, bool shared,
+				 const char *detail)
 {
 	enum MHD_Result r = MHD_NO;
 	int64_t us = clock_monotonic_us() - q->start_us;
@@ -1705,6 +1805,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		q->poll_resumed = false;
 		return poll_finish(q);
 	}
+	if (q->dur_resumed) {
+		q->dur_resumed = false;
+		return durable_finish(q);
+	}
+	core_thread_lsn_reset();
 	return req_dispatch(q);
 }
 
@@ -1734,6 +1839,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	}
 	q->poll_fired = false;
 	q->poll_resumed = false;
+	if (q->dur_resp != NULL && !q->dur_shared)
+		MHD_destroy_response(q->dur_resp); /* closed while waiting for persistd */
+	q->dur_resp = NULL;
+	q->dur_resumed = false;
+	q->dur_fired = false;
 	if (q->body.cap > BODY_KEEP_BYTES)
 		strbuf_release(&q->body);
 	if (q->scratch.cap > BODY_KEEP_BYTES)

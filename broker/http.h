@@ -77,6 +77,7 @@
 #include <stdint.h>
 
 #include "broker/core.h"
+#include "broker/journal_client.h"
 
 typedef struct http_server http_server;
 
@@ -92,6 +93,10 @@ struct http_config {
 	 * it may expect: a long poll was parked or a message was scheduled. May be NULL. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/* Durability `sync`: a successful change is answered only once `journal` has the LSN of its
+	 * last record durable (a peek-lock's delivery-count bump and receive-and-delete are answered
+	 * at once: at worst they under-count or redeliver after a crash). NULL: answer at once. */
+	journal_client *journal;
 };
 
 /* Starts listening and serving. LZ_ESYS (bind failure, thread start) or LZ_EINVAL (host does not

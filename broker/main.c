@@ -26,6 +26,7 @@
 #include "broker/config.h"
 #include "broker/core.h"
 #include "broker/http.h"
+#include "broker/journal_client.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -153,6 +154,8 @@ int main(void)
 	pthread_t timer_thread;
 	lz_clock *clk = NULL;
 	core *c = NULL;
+	journal_client *journal = NULL;
+	static const char *const durability_names[] = { "none", "async", "sync" };
 	int sig = 0, status = 1;
 	lz_err e;
 
@@ -186,9 +189,17 @@ int main(void)
 	e = core_new(&ccfg, &c);
 	if (e != LZ_OK)
 		goto out_free_clock;
+	if (cfg.durability != DURABILITY_NONE) {
+		struct journal_client_config jcfg = { cfg.persistd_url, cfg.persistd_timeout_ms, 30000, "broker" };
+
+		/* The state comes back before the broker serves anyone. */
+		e = journal_client_start(&jcfg, c, &journal, &detail);
+		if (e != LZ_OK)
+			goto out_free_core;
+	}
 	e = timer_init(&timer);
 	if (e != LZ_OK)
-		goto out_free_core;
+		goto out_stop_journal;
 	timer.core = c;
 
 	memset(&hcfg, 0, sizeof(hcfg));
@@ -199,6 +210,7 @@ int main(void)
 	hcfg.namespace_name = cfg.namespace_name;
 	hcfg.wake = timer_kick;
 	hcfg.wake_arg = &timer;
+	hcfg.journal = cfg.durability == DURABILITY_SYNC ? journal : NULL;
 	e = http_server_start(c, &hcfg, &timer.http, &detail);
 	if (e != LZ_OK)
 		goto out_release_timer;
@@ -207,9 +219,9 @@ int main(void)
 		snprintf(detail.text, sizeof(detail.text), "cannot start the timer thread");
 		goto out_stop_http;
 	}
-	log_write(LOG_INFO, "listening", "host=%s port=%u namespace=%s clock=%s durability=none max_message_size=%zu",
+	log_write(LOG_INFO, "listening", "host=%s port=%u namespace=%s clock=%s durability=%s max_message_size=%zu",
 		  cfg.http_host, http_server_port(timer.http), cfg.namespace_name, cfg.manual_clock ? "manual" : "real",
-		  cfg.max_message_bytes);
+		  durability_names[cfg.durability], cfg.max_message_bytes);
 
 	if (sigwait(&stop_signals, &sig) != 0)
 		sig = 0;
@@ -220,6 +232,8 @@ out_stop_http:
 	http_server_stop(timer.http, STOP_GRACE_MS);
 out_release_timer:
 	timer_release(&timer);
+out_stop_journal:
+	journal_client_stop(journal);
 out_free_core:
 	core_free(c);
 out_free_clock:
