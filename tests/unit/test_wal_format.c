@@ -47,11 +47,9 @@ static void put64(uint8_t *p, uint64_t v)
 static struct journal_rec rec_make(uint64_t lsn, int type, int64_t ts, const void *payload,
 				   size_t len)
 {
-	return (struct journal_rec){ .lsn = lsn,
-				     .type = (enum journal_type)type,
-				     .ts_ms = ts,
-				     .payload = payload,
-				     .len = len };
+	return (struct journal_rec){
+		.lsn = lsn, .type = (enum journal_type)type, .ts_ms = ts, .payload = payload, .len = len,
+	};
 }
 
 START_TEST(test_header_layout)
