@@ -123,7 +123,7 @@ static lz_err load_state(struct journal_client *jc, core *c, struct lz_detail *d
 {
 	int64_t deadline = clock_monotonic_us() + jc->cfg.connect_timeout_ms * 1000;
 	uint64_t base = 0, last = 0;
-	bool welcomed = false, based = false;
+	bool welcomed = false, based = false, ended;
 	size_t loaded = 0;
 	lz_err err = LZ_OK;
 
@@ -145,6 +145,14 @@ static lz_err load_state(struct journal_client *jc, core *c, struct lz_detail *d
 		if (err != LZ_OK) {
 			set_detail(detail, "state transfer from %s failed: %s", jc->url, why);
 			return err;
+		}
+		/* pair1 hands a new connection the replies queued for a broker that died: ACKs of its
+		 * appends come first and mean nothing to this one. */
+		if (!welcomed && m.type != IPC_WELCOME) {
+			LZ_LOG(LOG_DEBUG, "skipping a reply meant for a previous broker", "type=%s", ipc_type_name(m.type));
+			ipc_msg_release(&m);
+			nng_free(buf, len);
+			continue;
 		}
 		switch (m.type) {
 		case IPC_WELCOME:
@@ -179,11 +187,12 @@ static lz_err load_state(struct journal_client *jc, core *c, struct lz_detail *d
 			err = LZ_EPARSE;
 			break;
 		}
+		ended = m.type == IPC_STATE_END;
 		ipc_msg_release(&m);
 		nng_free(buf, len);
 		if (err != LZ_OK)
 			return err;
-		if (m.type == IPC_STATE_END)
+		if (ended)
 			break;
 	}
 	if (!welcomed || core_last_lsn(c) != last) {

@@ -379,12 +379,13 @@ static lz_err wal_recover(struct server *s, bool repair, char *detail, size_t ca
 static lz_err ipc_stale_remove(const struct settings *cfg, char *detail, size_t cap)
 {
 	static const char scheme[] = "ipc://";
-	const char *path = cfg->persistd_url + sizeof(scheme) - 1;
 	size_t dlen = strlen(cfg->data_dir);
+	const char *path;
 	struct stat st;
 
 	if (strncmp(cfg->persistd_url, scheme, sizeof(scheme) - 1) != 0)
 		return LZ_OK;
+	path = cfg->persistd_url + sizeof(scheme) - 1;
 	while (dlen > 1 && cfg->data_dir[dlen - 1] == '/')
 		dlen--;
 	if (strncmp(path, cfg->data_dir, dlen) != 0 || path[dlen] != '/')
@@ -474,8 +475,7 @@ lz_err server_open(const struct settings *cfg, const struct server_opts *opts, s
 	}
 	if (err != LZ_OK)
 		goto out_close;
-	s->durable_lsn = s->wal != NULL && wal_last_lsn(s->wal) > s->applied_lsn ? wal_last_lsn(s->wal)
-										    : s->applied_lsn;
+	s->durable_lsn = s->applied_lsn; /* wal_recover folded the whole WAL */
 	err = socket_listen(s, detail, detail_cap);
 	if (err != LZ_OK)
 		goto out_close;

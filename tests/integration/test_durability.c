@@ -1,0 +1,464 @@
+/*
+ * Durability end to end: the real broker (durability sync) and the real persistd (sqlite) share
+ * a data directory. Under concurrent send / receive / complete load, the broker is killed with
+ * SIGKILL at random moments (LZ_CRASH_BROKER_KILLS, default 50) and persistd too
+ * (LZ_CRASH_PERSISTD_KILLS, default 20); after each restart every acknowledged send is present,
+ * no acknowledged complete comes back, and nothing appears that was never sent. In-flight
+ * operations (killed before their answer) may go either way; redeliveries are counted.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+/* ---- persistd process ------------------------------------------------------------------- */
+
+struct pd {
+	pid_t pid;
+	char data_dir[256];
+	char log_path[300];
+	char env_data[300], env_storage[64];
+};
+
+static const char *persistd_bin(void)
+{
+	static char path[1024];
+	const char *bin = getenv("LZ_PERSISTD_BIN");
+	const char *broker = getenv("LZ_BROKER_BIN");
+	const char *slash;
+
+	if (bin != NULL && *bin != '\0')
+		return bin;
+	ck_assert_msg(broker != NULL, "LZ_BROKER_BIN is not set");
+	slash = strrchr(broker, '/');
+	ck_assert_ptr_nonnull(slash);
+	/* <build>/broker/localzure-broker -> <build>/persistd/localzure-persistd */
+	snprintf(path, sizeof(path), "%.*s/../persistd/localzure-persistd", (int)(slash - broker), broker);
+	return path;
+}
+
+static size_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* True once `pattern` appears in `path` after byte `from`. */
+static bool log_has(const char *path, size_t from, const char *pattern)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n, size = file_size(path);
+	bool found;
+
+	if (f == NULL || size <= from) {
+		if (f != NULL)
+			fclose(f);
+		return false;
+	}
+	buf = malloc(size - from + 1);
+	ck_assert_ptr_nonnull(buf);
+	fseek(f, (long)from, SEEK_SET);
+	n = fread(buf, 1, size - from, f);
+	buf[n] = '\0';
+	fclose(f);
+	found = strstr(buf, pattern) != NULL;
+	free(buf);
+	return found;
+}
+
+static void pd_start(struct pd *p)
+{
+	size_t off = file_size(p->log_path);
+	char **env;
+	size_t k = 0, n = 0;
+	int64_t deadline;
+
+	for (char **e = environ; *e != NULL; e++)
+		n++;
+	env = calloc(n + 4, sizeof(*env));
+	ck_assert_ptr_nonnull(env);
+	for (char **e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "LOCALZURE_", 10) != 0)
+			env[k++] = *e;
+	}
+	env[k++] = p->env_data;
+	env[k++] = p->env_storage;
+	env[k] = NULL;
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execve(persistd_bin(), (char *[]){ (char *)persistd_bin(), NULL }, env);
+		_exit(127);
+	}
+	free(env);
+	deadline = h_mono_ms() + 15000;
+	while (!log_has(p->log_path, off, "msg=\"ready\"")) {
+		int st;
+
+		ck_assert_msg(waitpid(p->pid, &st, WNOHANG) == 0, "persistd exited during start-up (status 0x%x); see %s",
+			      st, p->log_path);
+		ck_assert_msg(h_mono_ms() < deadline, "persistd not ready within 15 s; see %s", p->log_path);
+		h_sleep_ms(10);
+	}
+}
+
+static void pd_signal(struct pd *p, int sig, int *status)
+{
+	int st = 0;
+	int64_t deadline = h_mono_ms() + 20000;
+
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, sig);
+	while (waitpid(p->pid, &st, WNOHANG) == 0) {
+		if (h_mono_ms() > deadline) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			break;
+		}
+		h_sleep_ms(5);
+	}
+	p->pid = 0;
+	if (status != NULL)
+		*status = st;
+}
+
+static void pd_init(struct pd *p, const char *storage)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->data_dir, sizeof(p->data_dir), "%s/lz-dur-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(p->data_dir));
+	snprintf(p->log_path, sizeof(p->log_path), "%s/persistd.log", p->data_dir);
+	snprintf(p->env_data, sizeof(p->env_data), "LOCALZURE_DATA_DIR=%s", p->data_dir);
+	snprintf(p->env_storage, sizeof(p->env_storage), "LOCALZURE_STORAGE_TYPE=%s", storage);
+}
+
+static void pd_cleanup(struct pd *p)
+{
+	char cmd[400];
+
+	pd_signal(p, SIGKILL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->data_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void broker_start_durable(struct lzb *b, const struct pd *p)
+{
+	const char *env[] = { "LOCALZURE_DURABILITY=sync", p->env_data, "LOCALZURE_PERSISTD_TIMEOUT_MS=20000",
+			      "LOCALZURE_CLOCK=real", NULL };
+
+	lzb_start(b, env);
+}
+
+/* ---- the model of acknowledged operations ------------------------------------------------ */
+
+#define MAX_BODIES 200000
+
+enum body_state { B_NONE, B_SEND_INFLIGHT, B_SENT, B_COMPLETE_INFLIGHT, B_COMPLETED };
+
+struct model {
+	pthread_mutex_t mu;
+	char base[64];       /* the current broker's http://127.0.0.1:PORT (threads never use lzb_cur) */
+	unsigned char st[MAX_BODIES];
+	int next;            /* next body number to send */
+	int redeliveries;    /* a completed-in-flight or sent message received again */
+	bool stop;
+};
+
+static struct model M;
+
+static void body_text(char *out, size_t cap, int id)
+{
+	snprintf(out, cap, "m-%06d", id);
+}
+
+static void *sender_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		char body[32];
+		int id;
+		long st;
+
+		pthread_mutex_lock(&M.mu);
+		if (M.stop || M.next >= MAX_BODIES) {
+			pthread_mutex_unlock(&M.mu);
+			break;
+		}
+		id = M.next++;
+		M.st[id] = B_SEND_INFLIGHT;
+		pthread_mutex_unlock(&M.mu);
+		body_text(body, sizeof(body), id);
+		st = http_post(sfmt("%s/q/messages", M.base), body, strlen(body), "text/plain", NULL, NULL);
+		pthread_mutex_lock(&M.mu);
+		if (st == 201)
+			M.st[id] = B_SENT;
+		pthread_mutex_unlock(&M.mu);
+		if (st != 201)
+			break; /* the broker is gone: stop until the next round */
+	}
+	return NULL;
+}
+
+static void *receiver_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct http_resp r;
+		int id;
+		long st;
+
+		pthread_mutex_lock(&M.mu);
+		if (M.stop) {
+			pthread_mutex_unlock(&M.mu);
+			break;
+		}
+		pthread_mutex_unlock(&M.mu);
+		st = http_request("POST", sfmt("%s/q/messages/head?timeout=0", M.base), "", 0, NULL, NULL, 0, &r);
+		if (st == 204) {
+			http_resp_free(&r);
+			continue;
+		}
+		if (st != 201) {
+			http_resp_free(&r);
+			break;
+		}
+		ck_assert_int_eq(sscanf(r.body, "m-%d", &id), 1);
+		ck_assert(id >= 0 && id < MAX_BODIES);
+		pthread_mutex_lock(&M.mu);
+		ck_assert_msg(M.st[id] != B_COMPLETED, "m-%06d was delivered after its complete was acknowledged", id);
+		if (M.st[id] == B_COMPLETE_INFLIGHT)
+			M.redeliveries++;
+		M.st[id] = B_COMPLETE_INFLIGHT;
+		pthread_mutex_unlock(&M.mu);
+		{
+			char *path = lock_path(&r);
+
+			ck_assert_ptr_nonnull(path);
+			st = http_request("DELETE", sfmt("%s%s", M.base, path), NULL, 0, NULL, NULL, 0, NULL);
+			free(path);
+		}
+		http_resp_free(&r);
+		pthread_mutex_lock(&M.mu);
+		if (st == 200)
+			M.st[id] = B_COMPLETED;
+		pthread_mutex_unlock(&M.mu);
+		if (st != 200 && st != 404)
+			break;
+	}
+	return NULL;
+}
+
+/* Checks the broker's queue against the model: acknowledged sends not completed are there,
+ * acknowledged completes are not, nothing unknown is. */
+static void verify_queue(int round)
+{
+	struct http_resp r;
+	json_t *arr;
+	static unsigned char present[MAX_BODIES];
+	size_t i;
+	json_t *m;
+
+	memset(present, 0, sizeof(present));
+	ck_assert_int_eq(http_get("/$emulator/q/messages?max=10000", &r), 200);
+	arr = http_json(&r);
+	ck_assert_ptr_nonnull(arr);
+	json_array_foreach(arr, i, m) {
+		size_t len = 0;
+		unsigned char *body = b64_decode(jstr(m, "Body"), &len);
+		int id;
+
+		ck_assert_ptr_nonnull(body);
+		ck_assert_msg(len > 2 && sscanf((char *)body, "m-%d", &id) == 1, "round %d: unknown message", round);
+		free(body);
+		ck_assert(id >= 0 && id < MAX_BODIES);
+		ck_assert_msg(present[id] == 0, "round %d: m-%06d is in the queue twice", round, id);
+		present[id] = 1;
+	}
+	json_decref(arr);
+	http_resp_free(&r);
+	/* Sends and completes that got no answer (killed in flight) may have happened or not, now or
+	 * after a later crash: they stay in their in-flight state, which allows both. */
+	pthread_mutex_lock(&M.mu);
+	for (int id = 0; id < M.next; id++) {
+		ck_assert_msg(!(M.st[id] == B_SENT && !present[id]), "round %d: acknowledged send m-%06d was lost", round, id);
+		ck_assert_msg(!(M.st[id] == B_COMPLETED && present[id]), "round %d: completed m-%06d came back", round, id);
+		ck_assert_msg(!(M.st[id] == B_NONE && present[id]), "round %d: m-%06d was never sent", round, id);
+	}
+	pthread_mutex_unlock(&M.mu);
+}
+
+/* Runs the load for a random few milliseconds, then kills the broker and/or persistd. */
+static void load_and_kill(struct lzb *b, struct pd *p, bool kill_broker, bool kill_persistd, unsigned seed)
+{
+	pthread_t s, r;
+
+	pthread_mutex_lock(&M.mu);
+	M.stop = false;
+	snprintf(M.base, sizeof(M.base), "%s", b->base);
+	pthread_mutex_unlock(&M.mu);
+	ck_assert_int_eq(pthread_create(&s, NULL, sender_main, NULL), 0);
+	ck_assert_int_eq(pthread_create(&r, NULL, receiver_main, NULL), 0);
+	/* The kill moment is what varies, so this waits on purpose (not for a timer). */
+	h_sleep_ms(5 + (long)(seed % 60));
+	if (kill_persistd) {
+		pd_signal(p, SIGKILL, NULL);
+		h_sleep_ms(5 + (long)(seed % 20));
+		pd_start(p);
+	}
+	if (kill_broker)
+		lzb_kill9(b);
+	pthread_mutex_lock(&M.mu);
+	M.stop = true;
+	pthread_mutex_unlock(&M.mu);
+	pthread_join(s, NULL);
+	pthread_join(r, NULL);
+}
+
+static unsigned env_unsigned(const char *name, unsigned def)
+{
+	const char *s = getenv(name);
+
+	return s != NULL && *s != '\0' ? (unsigned)strtoul(s, NULL, 10) : def;
+}
+
+static void crash_rounds(const char *storage)
+{
+	struct pd p;
+	struct lzb b;
+	unsigned broker_kills = env_unsigned("LZ_CRASH_BROKER_KILLS", 50);
+	unsigned persistd_kills = env_unsigned("LZ_CRASH_PERSISTD_KILLS", 20);
+	unsigned both_kills = env_unsigned("LZ_CRASH_BOTH_KILLS", 5);
+	unsigned seed = 12345;
+	int round = 0;
+
+	memset(&M, 0, sizeof(M));
+	pthread_mutex_init(&M.mu, NULL);
+	pd_init(&p, storage);
+	pd_start(&p);
+	broker_start_durable(&b, &p);
+	mk_queue("q", "<MaxDeliveryCount>1000</MaxDeliveryCount><LockDuration>PT5S</LockDuration>");
+	for (unsigned i = 0; i < broker_kills + persistd_kills + both_kills; i++, round++) {
+		bool kb = i < broker_kills || i >= broker_kills + persistd_kills;
+		bool kp = i >= broker_kills;
+
+		seed = seed * 1103515245u + 12345u;
+		load_and_kill(&b, &p, kb, kp, seed >> 8);
+		if (kb)
+			broker_start_durable(&b, &p);
+		verify_queue(round);
+	}
+	/* A clean stop of both folds the WAL; the state survives that too. */
+	lzb_stop_clean(&b);
+	{
+		int st = 0;
+
+		pd_signal(&p, SIGTERM, &st);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "persistd did not stop cleanly (0x%x)", st);
+	}
+	pd_start(&p);
+	broker_start_durable(&b, &p);
+	verify_queue(round);
+	fprintf(stderr, "crash rounds (%s): %d rounds, %d messages sent, %d redeliveries after a crash\n", storage,
+		round, M.next, M.redeliveries);
+	lzb_stop_clean(&b);
+	pd_cleanup(&p);
+	pthread_mutex_destroy(&M.mu);
+}
+
+START_TEST(crash_sqlite)
+{
+	crash_rounds("sqlite");
+}
+END_TEST
+
+START_TEST(crash_json)
+{
+	setenv("LZ_CRASH_BROKER_KILLS", getenv("LZ_CRASH_BROKER_KILLS") ? getenv("LZ_CRASH_BROKER_KILLS") : "10", 1);
+	setenv("LZ_CRASH_PERSISTD_KILLS", getenv("LZ_CRASH_PERSISTD_KILLS") ? getenv("LZ_CRASH_PERSISTD_KILLS") : "5", 1);
+	crash_rounds("json");
+}
+END_TEST
+
+/* A restart without a crash restores entities and messages in every state. */
+START_TEST(restart_restores_state)
+{
+	struct pd p;
+	struct lzb b;
+	struct http_resp r;
+
+	pd_init(&p, "sqlite");
+	pd_start(&p);
+	broker_start_durable(&b, &p);
+	mk_queue("keep", "<LockDuration>PT30S</LockDuration>");
+	mk_topic("t", "");
+	mk_sub("t", "s", "");
+	send_ok("keep", "one", "{\"MessageId\":\"id-1\",\"Label\":\"l1\"}");
+	send_ok("keep", "two", NULL);
+	send_ok("t", "fan", NULL);
+	ck_assert_int_eq(recv_lock("keep", &r), 201);
+	http_resp_free(&r);
+	lzb_kill9(&b);
+	broker_start_durable(&b, &p);
+	/* The lock is gone with the broker: the message is available again, delivery count kept. */
+	ck_assert_int_eq(recv_lock("keep", &r), 201);
+	ck_assert_str_eq(r.body, "one");
+	{
+		json_t *bp = resp_bp(&r);
+		bool ok = false;
+
+		ck_assert_ptr_nonnull(bp);
+		ck_assert_int_eq(jint(bp, "DeliveryCount", &ok), 2);
+		ck_assert_str_eq(jstr(bp, "Label"), "l1");
+		json_decref(bp);
+	}
+	ck_assert_int_eq(complete_msg(&r), 200);
+	http_resp_free(&r);
+	ck_assert_int_eq(recv_del_body("t/subscriptions/s", "fan"), 1);
+	lzb_kill9(&b);
+	broker_start_durable(&b, &p);
+	ck_assert_int_eq(recv_del_body("keep", "two"), 2);
+	recv_empty("keep");
+	recv_empty("t/subscriptions/s");
+	lzb_stop_clean(&b);
+	pd_cleanup(&p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("durability");
+	TCase *tc = tcase_create("durability");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 280);
+	tcase_add_test(tc, restart_restores_state);
+	tcase_add_test(tc, crash_sqlite);
+	tcase_add_test(tc, crash_json);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
