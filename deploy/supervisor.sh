@@ -6,14 +6,16 @@
 #
 #   deploy/supervisor.sh [--config FILE]
 #
-# Environment: every LOCALZURE_* key of docs/configuration.md reaches both children. Defaults
-# set here: LOCALZURE_DATA_DIR=./localzure-data, LOCALZURE_DURABILITY=sync,
-# LOCALZURE_STORAGE_TYPE=sqlite. LOCALZURE_BIN_DIR points at the build directory
-# (default: ../build next to this script). Child output goes to <data dir>/logs/{persistd,broker}.log.
+# Environment: every LOCALZURE_* key of docs/configuration.md reaches both children (defaults:
+# durability sync, storage sqlite, data dir ./localzure-data). LOCALZURE_BIN_DIR points at the
+# build directory (default: ../build next to this script) and is not passed on. Child output goes
+# to LOG_DIR (default <LOCALZURE_DATA_DIR or ./localzure-data>/logs)/{persistd,broker}.log.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin_dir=${LOCALZURE_BIN_DIR:-$here/../build}
+# Not a daemon setting: the children refuse unknown LOCALZURE_* keys.
+unset LOCALZURE_BIN_DIR
 persistd_bin=$bin_dir/persistd/localzure-persistd
 broker_bin=$bin_dir/broker/localzure-broker
 
@@ -37,16 +39,14 @@ while (($# > 0)); do
 	esac
 done
 
-export LOCALZURE_DATA_DIR=${LOCALZURE_DATA_DIR:-./localzure-data}
-export LOCALZURE_DURABILITY=${LOCALZURE_DURABILITY:-sync}
-if [[ -z ${LOCALZURE_CONFIG:-} ]]; then
-	export LOCALZURE_STORAGE_TYPE=${LOCALZURE_STORAGE_TYPE:-sqlite}
-fi
+# Without a config file the defaults are the daemons' own (durability sync, sqlite); with one,
+# nothing is exported here, because the environment would override the file.
+data_dir=${LOCALZURE_DATA_DIR:-./localzure-data}
 for b in "$persistd_bin" "$broker_bin"; do
 	[[ -x $b ]] || { echo "supervisor: $b is missing; build first (deploy/run.sh builds)" >&2; exit 2; }
 done
-mkdir -p "$LOCALZURE_DATA_DIR/logs" || exit 2
-log_dir=$LOCALZURE_DATA_DIR/logs
+log_dir=${LOG_DIR:-$data_dir/logs}
+mkdir -p "$log_dir" || exit 2
 
 say() {
 	printf 'ts=%s level=info proc=supervisor msg="%s"\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$*" >&2
@@ -117,7 +117,7 @@ trap 'stop_all 0' TERM INT
 
 start_persistd || stop_all 1
 start_broker || stop_all 1
-say "ready data_dir=$LOCALZURE_DATA_DIR logs=$log_dir"
+say "ready logs=$log_dir"
 
 # Back-off doubles up to 30 s while a child keeps dying, and starts over after a run of 60 s.
 backoff_persistd=1
