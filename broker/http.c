@@ -75,6 +75,7 @@
 	X(OP_EMU_CANCEL, "emulator_cancel_scheduled")                                         \
 	X(OP_EMU_CLOCK_GET, "emulator_clock")                                                 \
 	X(OP_EMU_CLOCK_ADVANCE, "emulator_clock_advance")                                     \
+	X(OP_EMU_STATE, "emulator_state")                                                     \
 	X(OP_HEALTH, "health")                                                                \
 	X(OP_METRICS, "metrics")                                                              \
 	X(OP_BAD_METHOD, "bad_method")
@@ -286,6 +287,8 @@ static bool op_needs_durable(enum http_op op)
 	case OP_RULE_GET:
 	case OP_RULE_LIST:
 	case OP_EMU_PEEK:
+	case OP_EMU_STATE:
+	case OP_EMU_CLOCK_GET:
 	case OP_HEALTH:
 	case OP_METRICS:
 		return false;
@@ -630,6 +633,8 @@ static enum http_op route_emulator(struct http_req *q, char **seg, size_t n)
 		return m == M_GET ? OP_EMU_CLOCK_GET : OP_BAD_METHOD;
 	if (n == 2 && seg_is(seg[0], "clock") && seg_is(seg[1], "advance"))
 		return m == M_POST ? OP_EMU_CLOCK_ADVANCE : OP_BAD_METHOD;
+	if (n == 1 && seg_is(seg[0], "state"))
+		return m == M_GET ? OP_EMU_STATE : OP_BAD_METHOD;
 	if (n >= 2 && seg_is(seg[n - 1], "messages") && m == M_GET)
 		return receiver_path(q, seg, n - 1) ? OP_EMU_PEEK : OP_UNKNOWN;
 	if (n >= 3 && seg_is(seg[n - 2], "messages") && seg_is(seg[n - 1], "deferred") && m == M_POST)
@@ -1535,6 +1540,23 @@ static enum MHD_Result h_emu_cancel(struct http_req *q)
 	return reply_empty(q, 200);
 }
 
+/* The canonical dump of all durable state (core_dump): restart and backend-swap tests compare
+ * it before and after. */
+static enum MHD_Result h_emu_state(struct http_req *q)
+{
+	struct strbuf b = STRBUF_INIT;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (core_dump(q->srv->core, &text, &len) != LZ_OK || strbuf_add(&b, text, len) != LZ_OK) {
+		free(text);
+		strbuf_release(&b);
+		return reply_error(q, 500, "out of memory");
+	}
+	free(text);
+	return reply_buf(q, 200, "text/plain; charset=utf-8", &b, NULL);
+}
+
 static enum MHD_Result h_emu_clock(struct http_req *q, bool advance)
 {
 	struct http_server *s = q->srv;
@@ -1765,6 +1787,8 @@ static enum MHD_Result req_dispatch(struct http_req *q)
 		return h_emu_clock(q, false);
 	case OP_EMU_CLOCK_ADVANCE:
 		return h_emu_clock(q, true);
+	case OP_EMU_STATE:
+		return h_emu_state(q);
 	case OP_HEALTH:
 		return reply(q, 200, q->srv->resp_health, true, NULL);
 	case OP_METRICS:

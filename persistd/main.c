@@ -2,11 +2,14 @@
  * localzure-persistd — the persistence daemon: options, configuration, signals, and the server
  * (persistd/server.h) that does the work.
  *
- * Usage: localzure-persistd [--config FILE] [--repair] [--help]
+ * Usage: localzure-persistd [--config FILE] [--repair] [--copy-to TYPE:LOCATION] [--help]
  *   --config FILE  YAML configuration (default: LOCALZURE_CONFIG, else none); LOCALZURE_*
  *                  variables override it (common/settings.h)
  *   --repair       cut a damaged WAL at the damage instead of refusing to start (the damaged
  *                  files are kept as *.broken-<time>)
+ *   --copy-to TYPE:LOCATION  backend swap: fold the WAL, copy the whole state into a new, empty
+ *                  sqlite:FILE or json:DIR store, and exit (0 on success); then start persistd
+ *                  with that storage_type and path
  *
  * Once the socket listens, one line `msg="ready" url=...` is written to stderr whatever the log
  * level: the supervisor and the tests wait for it.
@@ -39,22 +42,26 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("usage: localzure-persistd [--config FILE] [--repair] [--help]\n"
+	fputs("usage: localzure-persistd [--config FILE] [--repair] [--copy-to TYPE:LOCATION] [--help]\n"
 	      "  --config FILE  YAML configuration (default: $LOCALZURE_CONFIG, else none);\n"
 	      "                 LOCALZURE_* environment variables override it\n"
 	      "  --repair       cut a damaged WAL at the damage instead of refusing to start\n"
-	      "                 (copies of the damaged files are kept)\n",
+	      "                 (copies of the damaged files are kept)\n"
+	      "  --copy-to TYPE:LOCATION  copy the state into a new sqlite:FILE or json:DIR store and exit\n",
 	      out);
 }
 
 /* Parses argv into *config_path and opts; returns -1 for a bad option, 1 for --help, else 0. */
-static int args_parse(int argc, char **argv, const char **config_path, struct server_opts *opts)
+static int args_parse(int argc, char **argv, const char **config_path, struct server_opts *opts,
+		      const char **copy_to)
 {
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return 1;
 		if (strcmp(argv[i], "--repair") == 0) {
 			opts->repair = true;
+		} else if (strcmp(argv[i], "--copy-to") == 0 && i + 1 < argc) {
+			*copy_to = argv[++i];
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			*config_path = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0 && argv[i][9] != '\0') {
@@ -94,12 +101,12 @@ int main(int argc, char **argv)
 	struct server_opts opts = { .repair = false };
 	struct settings cfg;
 	struct server *srv;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *copy_to = NULL;
 	char detail[DETAIL_CAP] = "";
 	int status = 1;
 	lz_err err;
 
-	switch (args_parse(argc, argv, &config_path, &opts)) {
+	switch (args_parse(argc, argv, &config_path, &opts, &copy_to)) {
 	case 1:
 		usage(stdout);
 		return 0;
@@ -127,6 +134,15 @@ int main(int argc, char **argv)
 		log_write(LOG_ERROR, "cannot start persistd; fix the cause and start again", "error=%s detail=\"%s\"",
 			  err_name(err), detail);
 		goto out_release_settings;
+	}
+	if (copy_to != NULL) {
+		err = server_copy_to(srv, copy_to, detail, sizeof(detail));
+		if (err != LZ_OK)
+			log_write(LOG_ERROR, "backend copy failed; nothing changed in the store in use",
+				  "error=%s detail=\"%s\"", err_name(err), detail);
+		else
+			status = 0;
+		goto out_close_server;
 	}
 	stop_target = srv;
 	if (!stop_signals_catch() || !stop_signals_mask(SIG_UNBLOCK)) {

@@ -897,3 +897,38 @@ void server_close(struct server *s)
 	strbuf_release(&s->out);
 	free(s);
 }
+
+lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap)
+{
+	const char *colon = strchr(spec, ':');
+	char type[16];
+	struct store_config cfg = { 0 };
+	struct store_detail sd = { "" };
+	const struct store_ops *ops;
+	store *to = NULL;
+	lz_err err;
+
+	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(type) || colon[1] == '\0')
+		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to takes TYPE:LOCATION (sqlite:FILE or json:DIR), not '%s'",
+			    spec);
+	memcpy(type, spec, (size_t)(colon - spec));
+	type[colon - spec] = '\0';
+	ops = store_ops_find(type);
+	if (ops == NULL || strcmp(type, "memory") == 0)
+		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: unknown backend '%s' (sqlite or json)", type);
+	if (ops == s->ops && strcmp(colon + 1, s->ops == store_ops_find("sqlite") ? s->cfg->sqlite_path :
+					  s->cfg->json_path) == 0)
+		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: '%s' is the store in use", spec);
+	cfg.location = colon + 1;
+	cfg.pretty_json = s->cfg->pretty_json;
+	err = ops->open(&cfg, &to, &sd);
+	if (err == LZ_OK)
+		err = store_copy(s->ops, s->store, ops, to, &sd);
+	if (err != LZ_OK)
+		fail(detail, detail_cap, err, "copy to %s failed: %s", spec, sd.text);
+	else
+		LZ_LOG(LOG_INFO, "backend copied", "from=%s to=\"%s\" lsn=%llu", s->ops->name, spec,
+		       (unsigned long long)s->applied_lsn);
+	ops->close(to);
+	return err;
+}

@@ -80,6 +80,10 @@ struct server_opts {
 lz_err server_open(const struct settings *cfg, const struct server_opts *opts, struct server **out,
 		   char *detail, size_t detail_cap);
 
+/* Copies the (folded) backend into a new, empty backend described by `spec`, "TYPE:LOCATION"
+ * (sqlite:FILE or json:DIR), for a backend swap; see store_copy(). */
+lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap);
+
 /* The URL the server listens on (borrowed from the settings). */
 const char *server_url(const struct server *s);
 

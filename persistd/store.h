@@ -108,4 +108,12 @@ extern const struct store_ops store_memory_ops;
 /* The backend called `name` ("sqlite", "json", "memory"); NULL for any other name. */
 const struct store_ops *store_ops_find(const char *name);
 
+/*
+ * Copies everything in `from` into `to`, which must be empty (LZ_EEXIST otherwise, nothing
+ * written), in one transaction of `to` committed at from's last_applied_lsn. This is the
+ * backend-swap path: stop persistd (it folds), copy, start persistd on the new backend.
+ */
+lz_err store_copy(const struct store_ops *from_ops, store *from, const struct store_ops *to_ops, store *to,
+		  struct store_detail *detail);
+
 #endif

@@ -29,6 +29,7 @@ struct pd {
 	char data_dir[256];
 	char log_path[300];
 	char env_data[300], env_storage[64];
+	char env_extra[400]; /* one more LOCALZURE_ setting ("" for none) */
 };
 
 static const char *persistd_bin(void)
@@ -88,7 +89,7 @@ static void pd_start(struct pd *p)
 
 	for (char **e = environ; *e != NULL; e++)
 		n++;
-	env = calloc(n + 4, sizeof(*env));
+	env = calloc(n + 5, sizeof(*env));
 	ck_assert_ptr_nonnull(env);
 	for (char **e = environ; *e != NULL; e++) {
 		if (strncmp(*e, "LOCALZURE_", 10) != 0)
@@ -96,6 +97,8 @@ static void pd_start(struct pd *p)
 	}
 	env[k++] = p->env_data;
 	env[k++] = p->env_storage;
+	if (p->env_extra[0] != '\0')
+		env[k++] = p->env_extra;
 	env[k] = NULL;
 	p->pid = fork();
 	ck_assert_int_ge(p->pid, 0);
@@ -444,6 +447,87 @@ START_TEST(restart_restores_state)
 }
 END_TEST
 
+static char *state_dump(void)
+{
+	struct http_resp r;
+	char *text;
+
+	ck_assert_int_eq(http_get("/$emulator/state", &r), 200);
+	text = strdup(r.body);
+	ck_assert_ptr_nonnull(text);
+	http_resp_free(&r);
+	return text;
+}
+
+/* Runs `localzure-persistd --copy-to SPEC` against `p`'s data dir; returns its exit status. */
+static int pd_copy_to(struct pd *p, const char *spec)
+{
+	char cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "env -u LOCALZURE_CONFIG %s %s '%s' --copy-to '%s' >>'%s' 2>&1", p->env_data,
+		 p->env_storage, persistd_bin(), spec, p->log_path);
+	return system(cmd);
+}
+
+/* Backend swap: sqlite → (stop, copy) → json; the broker then recovers the identical state, and
+ * keeps working on the new backend. */
+START_TEST(backend_swap_sqlite_to_json)
+{
+	struct pd p;
+	struct lzb b;
+	struct http_resp r;
+	char *before, *after, json_dir[300], spec[320];
+	int st = 0;
+
+	pd_init(&p, "sqlite");
+	pd_start(&p);
+	broker_start_durable(&b, &p);
+	mk_queue("q", "<MaxDeliveryCount>3</MaxDeliveryCount>");
+	mk_topic("t", "");
+	mk_sub("t", "s", "");
+	for (int i = 0; i < 20; i++)
+		send_ok(i % 2 ? "q" : "t", sfmt("m%d", i), sfmt("{\"Label\":\"l%d\"}", i));
+	ck_assert_int_eq(recv_lock("q", &r), 201);
+	ck_assert_int_eq(abandon_msg(&r), 200);
+	http_resp_free(&r);
+	recv_del_body("t/subscriptions/s", "m0");
+	before = state_dump();
+	lzb_stop_clean(&b);
+	pd_signal(&p, SIGTERM, &st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "persistd stop 0x%x", st);
+
+	snprintf(json_dir, sizeof(json_dir), "%s/json-copy", p.data_dir);
+	snprintf(spec, sizeof(spec), "json:%s", json_dir);
+	st = pd_copy_to(&p, "bogus:x");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "--copy-to bogus:x was accepted");
+	st = pd_copy_to(&p, spec);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "--copy-to %s failed (0x%x); see %s", spec, st, p.log_path);
+	/* Copying into a store that is not empty is refused. */
+	st = pd_copy_to(&p, spec);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "a second copy into %s was accepted", spec);
+
+	snprintf(p.env_storage, sizeof(p.env_storage), "LOCALZURE_STORAGE_TYPE=json");
+	snprintf(p.env_extra, sizeof(p.env_extra), "LOCALZURE_JSON_PATH=%s", json_dir);
+	pd_start(&p);
+	broker_start_durable(&b, &p);
+	after = state_dump();
+	ck_assert_str_eq(after, before);
+	free(after);
+	/* The json backend keeps what comes next, across another crash. */
+	send_ok("q", "after the swap", NULL);
+	free(before);
+	before = state_dump();
+	lzb_kill9(&b);
+	broker_start_durable(&b, &p);
+	after = state_dump();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	lzb_stop_clean(&b);
+	pd_cleanup(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("durability");
@@ -453,6 +537,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 280);
 	tcase_add_test(tc, restart_restores_state);
+	tcase_add_test(tc, backend_swap_sqlite_to_json);
 	tcase_add_test(tc, crash_sqlite);
 	tcase_add_test(tc, crash_json);
 	suite_add_tcase(s, tc);
