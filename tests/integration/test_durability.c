@@ -420,6 +420,9 @@ START_TEST(restart_restores_state)
 	send_ok("t", "fan", NULL);
 	ck_assert_int_eq(recv_lock("keep", &r), 201);
 	http_resp_free(&r);
+	/* A peek-lock is answered before its delivery-count bump is durable (losing it only
+	 * under-counts); a later change is answered after, and acks come in LSN order. */
+	send_ok("t", "marker", NULL);
 	lzb_kill9(&b);
 	broker_start_durable(&b, &p);
 	/* The lock is gone with the broker: the message is available again, delivery count kept. */
@@ -437,11 +440,66 @@ START_TEST(restart_restores_state)
 	ck_assert_int_eq(complete_msg(&r), 200);
 	http_resp_free(&r);
 	ck_assert_int_eq(recv_del_body("t/subscriptions/s", "fan"), 1);
+	ck_assert_int_eq(recv_del_body("t/subscriptions/s", "marker"), 2);
 	lzb_kill9(&b);
 	broker_start_durable(&b, &p);
 	ck_assert_int_eq(recv_del_body("keep", "two"), 2);
 	recv_empty("keep");
 	recv_empty("t/subscriptions/s");
+	lzb_stop_clean(&b);
+	pd_cleanup(&p);
+}
+END_TEST
+
+/* persistd unreachable: reads go on, a change waits LOCALZURE_PERSISTD_TIMEOUT_MS and gets 503,
+ * later changes are refused at once with 503; when persistd is back the queued change is stored. */
+START_TEST(persistd_unreachable_gives_503)
+{
+	struct pd p;
+	struct lzb b;
+	struct http_resp r;
+	const char *env[] = { "LOCALZURE_DURABILITY=sync", NULL, "LOCALZURE_PERSISTD_TIMEOUT_MS=300",
+			      "LOCALZURE_CLOCK=real", NULL };
+	int64_t t0;
+
+	pd_init(&p, "sqlite");
+	env[1] = p.env_data;
+	pd_start(&p);
+	lzb_start(&b, env);
+	mk_queue("q", "");
+	send_ok("q", "before", NULL);
+	pd_signal(&p, SIGKILL, NULL);
+
+	t0 = h_mono_ms();
+	ck_assert_int_eq(send_msg("q", "while down", "text/plain", NULL, NULL, &r), 503);
+	ck_assert_ptr_nonnull(strstr(r.body, "persistd"));
+	ck_assert_int_ge(h_mono_ms() - t0, 250);
+	http_resp_free(&r);
+	/* Past the timeout the broker refuses changes at once, and reads still work. */
+	ck_assert_int_eq(send_msg("q", "refused", "text/plain", NULL, NULL, &r), 503);
+	http_resp_free(&r);
+	ck_assert_int_eq(http_get("/q", &r), 200);
+	http_resp_free(&r);
+	ck_assert_int_eq(http_get("/$emulator/q/messages", &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "Body"));
+	http_resp_free(&r);
+
+	pd_start(&p);
+	/* The queued change reaches persistd after the reconnect; a restart shows both messages. */
+	{
+		int64_t deadline = h_mono_ms() + 10000;
+
+		while (send_msg("q", "after", "text/plain", NULL, NULL, NULL) != 201) {
+			ck_assert_msg(h_mono_ms() < deadline, "the broker did not recover from persistd's restart");
+			h_sleep_ms(20);
+		}
+	}
+	lzb_kill9(&b);
+	lzb_start(&b, env);
+	ck_assert_int_eq(recv_del_body("q", "before"), 1);
+	ck_assert_int_eq(recv_del_body("q", "while down"), 2);
+	ck_assert_int_eq(recv_del_body("q", "after"), 3);
+	recv_empty("q");
 	lzb_stop_clean(&b);
 	pd_cleanup(&p);
 }
@@ -538,6 +596,7 @@ int main(void)
 	tcase_set_timeout(tc, 280);
 	tcase_add_test(tc, restart_restores_state);
 	tcase_add_test(tc, backend_swap_sqlite_to_json);
+	tcase_add_test(tc, persistd_unreachable_gives_503);
 	tcase_add_test(tc, crash_sqlite);
 	tcase_add_test(tc, crash_json);
 	suite_add_tcase(s, tc);
