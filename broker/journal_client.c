@@ -70,6 +70,21 @@ static void set_detail(struct lz_detail *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Waits on jc->cv (jc->mu held) for at most `ms` milliseconds. */
+static void cond_wait_ms(struct journal_client *jc, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&jc->cv, &jc->mu, &ts);
+}
+
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct journal_client *jc = arg;
@@ -320,16 +335,8 @@ static void *sender_main(void *arg)
 			err = send_buf(jc, &b);
 		pthread_mutex_lock(&jc->mu);
 		if (err != LZ_OK) {
-			struct timespec ts;
-
 			/* Not delivered: wait a little for the link, then try again. */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&jc->cv, &jc->mu, &ts);
+			cond_wait_ms(jc, 100);
 			continue;
 		}
 		if (hello)
@@ -490,15 +497,7 @@ lz_err journal_client_start(const struct journal_client_config *cfg, core *c, jo
 	deadline = clock_monotonic_us() + cfg->connect_timeout_ms * 1000;
 	pthread_mutex_lock(&jc->mu);
 	while (!jc->connected && clock_monotonic_us() < deadline) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&jc->cv, &jc->mu, &ts);
+		cond_wait_ms(jc, 50);
 	}
 	jc->need_hello = false;
 	pthread_mutex_unlock(&jc->mu);
@@ -542,15 +541,7 @@ void journal_client_stop(journal_client *jc)
 	deadline = clock_monotonic_us() + jc->cfg.timeout_ms * 1000;
 	pthread_mutex_lock(&jc->mu);
 	while (jc->head < jc->n && clock_monotonic_us() < deadline) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 20 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&jc->cv, &jc->mu, &ts);
+		cond_wait_ms(jc, 20);
 	}
 	if (jc->head < jc->n)
 		LZ_LOG(LOG_WARN, "stopping with changes persistd has not acknowledged", "unacked=%zu",
