@@ -45,9 +45,12 @@ struct journal_client {
 	nng_socket sock;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	/* Unacknowledged records in LSN order: q[head..n); q[head..sent) were sent on this pipe. */
+	/* Unacknowledged records in LSN order: q[head..n). Those up to sent_lsn went out on the
+	 * current connection; `gen` counts connections, so that a send finishing after a reconnect
+	 * does not claim records the new connection never got. */
 	struct pending **q;
-	size_t head, sent, n, cap;
+	size_t head, n, cap;
+	uint64_t sent_lsn, gen;
 	uint64_t acked_lsn;
 	struct waiter *w;
 	size_t nw, capw;
@@ -94,7 +97,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		jc->connected = true;
 		jc->need_hello = true;
-		jc->sent = jc->head; /* resend everything not acknowledged */
+		jc->sent_lsn = jc->acked_lsn; /* resend everything not acknowledged */
+		jc->gen++;
 		jc->down_since_us = 0;
 		LZ_LOG(LOG_INFO, "connected to persistd", "url=%s unacked=%zu", jc->url, jc->n - jc->head);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -150,6 +154,31 @@ static lz_err load_state(struct journal_client *jc, core *c, struct lz_detail *d
 
 		err = recv_msg(jc, &m, &buf, &len, why, sizeof(why));
 		if (err == LZ_EBUSY) {
+			bool reconnected;
+
+			/* A connection that dropped as it opened may have taken our HELLO with it: say it
+			 * again on the new one. A drop in the middle of the transfer ends the start-up. */
+			pthread_mutex_lock(&jc->mu);
+			reconnected = jc->need_hello && jc->connected;
+			jc->need_hello = false;
+			pthread_mutex_unlock(&jc->mu);
+			if (reconnected && welcomed) {
+				set_detail(detail, "the connection to persistd at %s dropped during the state transfer",
+					   jc->url);
+				return LZ_EBUSY;
+			}
+			if (reconnected) {
+				struct strbuf hello = STRBUF_INIT;
+
+				err = ipc_encode_hello(&hello, 0, jc->instance_id);
+				if (err == LZ_OK)
+					err = send_buf(jc, &hello);
+				strbuf_release(&hello);
+				if (err != LZ_OK && err != LZ_EBUSY) {
+					set_detail(detail, "cannot say HELLO to persistd at %s again", jc->url);
+					return err;
+				}
+			}
 			if (clock_monotonic_us() > deadline) {
 				set_detail(detail, "persistd at %s sent no state within %lld ms", jc->url,
 					   (long long)jc->cfg.connect_timeout_ms);
@@ -273,8 +302,6 @@ static void *receiver_main(void *arg)
 					free(jc->q[jc->head]);
 					jc->head++;
 				}
-				if (jc->sent < jc->head)
-					jc->sent = jc->head;
 				pthread_cond_broadcast(&jc->cv);
 				pthread_mutex_unlock(&jc->mu);
 			} else if (m.type == IPC_ERROR) {
@@ -293,6 +320,12 @@ static void *receiver_main(void *arg)
 	return NULL;
 }
 
+/* True when a queued record has not gone out on the current connection. */
+static bool unsent(const struct journal_client *jc)
+{
+	return jc->n > jc->head && jc->q[jc->n - 1]->lsn > jc->sent_lsn;
+}
+
 static void *sender_main(void *arg)
 {
 	struct journal_client *jc = arg;
@@ -305,22 +338,27 @@ static void *sender_main(void *arg)
 	}
 	pthread_mutex_lock(&jc->mu);
 	for (;;) {
-		size_t from, k = 0, bytes = 0;
+		size_t k = 0, bytes = 0;
+		uint64_t gen, last = 0;
 		bool hello;
 		lz_err err;
 
-		while (!jc->stop && (!jc->connected || (!jc->need_hello && jc->sent == jc->n)))
+		while (!jc->stop && (!jc->connected || (!jc->need_hello && !unsent(jc))))
 			pthread_cond_wait(&jc->cv, &jc->mu);
 		if (jc->stop)
 			break; /* journal_client_stop flushed what it could */
 		hello = jc->need_hello;
-		from = jc->sent;
+		gen = jc->gen;
 		strbuf_reset(&b);
 		if (hello) {
 			err = ipc_encode_hello(&b, jc->acked_lsn, jc->instance_id);
 		} else {
 			/* The records stay allocated while unlocked: only ACKs free them, and an ACK never
 			 * covers a record that was not sent. */
+			size_t from = jc->head;
+
+			while (from < jc->n && jc->q[from]->lsn <= jc->sent_lsn)
+				from++;
 			while (from + k < jc->n && k < APPEND_MAX_RECORDS && bytes < APPEND_MAX_BYTES) {
 				struct pending *p = jc->q[from + k];
 
@@ -328,6 +366,7 @@ static void *sender_main(void *arg)
 				bytes += p->len;
 				k++;
 			}
+			last = k > 0 ? batch[k - 1].lsn : 0;
 			err = ipc_encode_records(&b, IPC_APPEND, batch, k);
 		}
 		pthread_mutex_unlock(&jc->mu);
@@ -341,8 +380,8 @@ static void *sender_main(void *arg)
 		}
 		if (hello)
 			jc->need_hello = false;
-		else if (jc->sent == from)
-			jc->sent = from + k; /* unless a reconnect rewound it meanwhile */
+		else if (jc->gen == gen && last > jc->sent_lsn)
+			jc->sent_lsn = last; /* unless a reconnect rewound it meanwhile */
 	}
 	pthread_mutex_unlock(&jc->mu);
 	strbuf_release(&b);
@@ -366,7 +405,6 @@ lz_err journal_client_sink(void *arg, const struct journal_rec *rec)
 		if (jc->head > 0) {
 			memmove(jc->q, jc->q + jc->head, (jc->n - jc->head) * sizeof(*jc->q));
 			jc->n -= jc->head;
-			jc->sent -= jc->head;
 			jc->head = 0;
 		}
 		if (jc->n == jc->cap) {

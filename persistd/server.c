@@ -770,10 +770,11 @@ static lz_err append_fold(struct server *s, const struct journal_rec *recs, size
 	return LZ_OK;
 }
 
-static lz_err on_append(struct server *s, const struct ipc_msg *m, uint32_t pipe, char *detail, size_t cap)
+/* Makes `recs` (the records of one or more APPEND messages from `pipe`, in order) durable with
+ * one WAL write and one fdatasync, then sends one ACK. */
+static lz_err append_records(struct server *s, const struct journal_rec *recs, size_t n, uint32_t pipe,
+			     char *detail, size_t cap)
 {
-	const struct journal_rec *recs = m->u.records.recs;
-	size_t n = m->u.records.n;
 	size_t skip = 0;
 	char why[512];
 	bool refused = false;
@@ -811,14 +812,90 @@ static lz_err on_append(struct server *s, const struct ipc_msg *m, uint32_t pipe
 	return LZ_OK;
 }
 
-/* One received message; LZ_OK unless something fatal happened (detail filled). */
-static lz_err server_handle(struct server *s, nng_msg *msg, char *detail, size_t cap)
+/* Group commit: up to this many APPEND messages already waiting on the socket share one WAL
+ * write, one fdatasync and one ACK. */
+#define GROUP_MAX_MSGS 256
+
+/* Takes APPEND messages from `pipe` that are already waiting (never blocks) into msgs[1..) and
+ * their decoded forms into ms[1..); stops at the first other message, which is left in *other
+ * (NULL if none). Returns how many entries msgs/ms now hold (msgs[0]/ms[0] being the first). */
+static size_t group_collect(struct server *s, uint32_t pipe, nng_msg **msgs, struct ipc_msg *ms, nng_msg **other)
+{
+	size_t k = 1;
+
+	*other = NULL;
+	while (k < GROUP_MAX_MSGS) {
+		nng_msg *msg;
+		char why[64];
+
+		if (nng_recvmsg(s->sock, &msg, NNG_FLAG_NONBLOCK) != 0)
+			break;
+		if ((uint32_t)nng_pipe_id(nng_msg_get_pipe(msg)) != pipe ||
+		    ipc_decode(nng_msg_body(msg), nng_msg_len(msg), &ms[k], why, sizeof(why)) != LZ_OK) {
+			*other = msg;
+			break;
+		}
+		if (ms[k].type != IPC_APPEND) {
+			ipc_msg_release(&ms[k]);
+			*other = msg;
+			break;
+		}
+		msgs[k++] = msg;
+	}
+	return k;
+}
+
+static lz_err on_append(struct server *s, nng_msg *first, struct ipc_msg *m, uint32_t pipe, nng_msg **other,
+			char *detail, size_t cap)
+{
+	nng_msg *msgs[GROUP_MAX_MSGS];
+	struct ipc_msg ms[GROUP_MAX_MSGS];
+	struct journal_rec *all = NULL;
+	size_t k, total = 0, at = 0;
+	lz_err err;
+
+	msgs[0] = first;
+	ms[0] = *m;
+	k = pipe == s->peer ? group_collect(s, pipe, msgs, ms, other) : 1;
+	if (k == 1)
+		return append_records(s, m->u.records.recs, m->u.records.n, pipe, detail, cap);
+	for (size_t i = 0; i < k; i++)
+		total += ms[i].u.records.n;
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (all == NULL) {
+		err = fail(detail, cap, LZ_ENOMEM, "out of memory grouping %zu appends", k);
+		goto out_release_group;
+	}
+	/* A broker resending after a reconnect may repeat records: keep each LSN once, in order. */
+	for (size_t i = 0; i < k; i++) {
+		for (size_t j = 0; j < ms[i].u.records.n; j++) {
+			const struct journal_rec *r = &ms[i].u.records.recs[j];
+
+			if (at == 0 ? r->lsn > s->durable_lsn : r->lsn > all[at - 1].lsn)
+				all[at++] = *r;
+		}
+	}
+	err = append_records(s, all, at, pipe, detail, cap);
+	free(all);
+out_release_group:
+	/* ms[0] and msgs[0] belong to the caller. */
+	for (size_t i = 1; i < k; i++) {
+		ipc_msg_release(&ms[i]);
+		nng_msg_free(msgs[i]);
+	}
+	return err;
+}
+
+/* One received message; LZ_OK unless something fatal happened (detail filled). A message taken
+ * from the socket but not handled (it ended an APPEND group) is left in *other. */
+static lz_err server_handle(struct server *s, nng_msg *msg, nng_msg **other, char *detail, size_t cap)
 {
 	uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
 	struct ipc_msg m;
 	char why[256];
 	lz_err err;
 
+	*other = NULL;
 	err = ipc_decode(nng_msg_body(msg), nng_msg_len(msg), &m, why, sizeof(why));
 	if (err != LZ_OK) {
 		reply_error(s, err, why);
@@ -829,7 +906,7 @@ static lz_err server_handle(struct server *s, nng_msg *msg, char *detail, size_t
 		err = on_hello(s, &m, pipe, detail, cap);
 		break;
 	case IPC_APPEND:
-		err = on_append(s, &m, pipe, detail, cap);
+		err = on_append(s, msg, &m, pipe, other, detail, cap);
 		break;
 	default:
 		snprintf(why, sizeof(why), "%s is not a message persistd accepts", ipc_type_name(m.type));
@@ -847,12 +924,17 @@ lz_err server_run(struct server *s, char *detail, size_t detail_cap)
 	struct store_detail sd = { "" };
 	lz_err err = LZ_OK;
 
-	while (!s->stop && err == LZ_OK) {
-		nng_msg *msg;
-		int rv = nng_recvmsg(s->sock, &msg, 0);
+	nng_msg *next = NULL;
 
+	while (!s->stop && err == LZ_OK) {
+		nng_msg *msg = next;
+		int rv = 0;
+
+		next = NULL;
+		if (msg == NULL)
+			rv = nng_recvmsg(s->sock, &msg, 0);
 		if (rv == 0) {
-			err = server_handle(s, msg, detail, detail_cap);
+			err = server_handle(s, msg, &next, detail, detail_cap);
 			nng_msg_free(msg);
 		} else if (rv != NNG_ETIMEDOUT) {
 			err = fail(detail, detail_cap, LZ_ESYS, "receiving on %s failed: %s", s->cfg->persistd_url,
@@ -861,6 +943,8 @@ lz_err server_run(struct server *s, char *detail, size_t detail_cap)
 		if (err == LZ_OK)
 			err = fold_if_due(s, detail, detail_cap);
 	}
+	if (next != NULL)
+		nng_msg_free(next);
 	if (err != LZ_OK)
 		return err;
 	if (fold_pending(s)) {
