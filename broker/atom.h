@@ -22,7 +22,8 @@
 /* How an entry is rendered. */
 struct atom_ctx {
 	const char *base_url;    /* "http://127.0.0.1:5300" (no trailing slash) */
-	const char *namespace_name; /* shown in <author><name> and sb:// forward URIs, e.g. "localzure" */
+	const char *namespace_name; /* shown in <author><name> and error trackers, e.g. "localzure"; ForwardTo
+				     * is written as base_url + "/" + name, the emulator's own address */
 	const char *api_version; /* echoed as ?api-version=...; NULL or "" to omit */
 	int64_t now_ms;          /* for <updated> */
 	bool runtime;            /* GET/list: include AccessedAt, CountDetails, MessageCount, SubscriptionCount */
