@@ -324,9 +324,39 @@ static lz_err backend_open(struct server *s, char *detail, size_t cap)
  * WAL is opened only when its directory exists (left over from an earlier configuration), to
  * fold what it holds, and is closed again.
  */
+/*
+ * Fault injection for the durability tests: with LZ_TEST_FAIL_FDATASYNC=N in the environment
+ * (deliberately not a LOCALZURE_* setting) the N-th fdatasync of the WAL fails with EIO, as a
+ * dying disk would. persistd must then stop acknowledging and exit non-zero.
+ */
+static struct fsio_ops fault_io;
+static unsigned long fault_fdatasync_at, fault_fdatasync_calls;
+
+static int fault_fdatasync(int fd)
+{
+	if (++fault_fdatasync_calls == fault_fdatasync_at) {
+		errno = EIO;
+		return -1;
+	}
+	return fsio_real.fdatasync(fd);
+}
+
+static const struct fsio_ops *wal_io(void)
+{
+	const char *at = getenv("LZ_TEST_FAIL_FDATASYNC");
+
+	if (at == NULL || *at == '\0')
+		return NULL;
+	fault_fdatasync_at = strtoul(at, NULL, 10);
+	fault_io = fsio_real;
+	fault_io.fdatasync = fault_fdatasync;
+	LZ_LOG(LOG_WARN, "fault injection: a WAL fdatasync will fail", "call=%lu", fault_fdatasync_at);
+	return &fault_io;
+}
+
 static lz_err wal_recover(struct server *s, bool repair, char *detail, size_t cap)
 {
-	struct wal_opts wo = { .dir = s->wal_dir, .repair = repair };
+	struct wal_opts wo = { .dir = s->wal_dir, .repair = repair, .io = wal_io() };
 	struct wal_recovery rec;
 	struct stat st;
 	lz_err err;

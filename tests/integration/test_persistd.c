@@ -809,9 +809,10 @@ END_TEST
 
 /* A failed WAL write (the file size limit: EFBIG) is fatal: no ACK for that batch, exit 1 with
  * an error naming the WAL. The restart cuts the torn tail and still holds every acked record. */
-START_TEST(test_write_error_is_fatal)
+/* Appends batches until persistd exits; it must exit 1, having acked something, with an
+ * error-level line naming the WAL, and a restart must hold every acked record. */
+static void appends_until_fatal(struct pd *p, const char *const *extra)
 {
-	struct pd p;
 	struct link l = { .open = false };
 	struct journal *j = journal_new();
 	struct state st;
@@ -821,10 +822,8 @@ START_TEST(test_write_error_is_fatal)
 	int status = -1;
 	char *log;
 
-	pd_init(&p, "efbig", "sqlite");
-	p.fsize_limit = 64 * 1024;
-	pd_start(&p, NULL);
-	link_dial(&l, p.url);
+	pd_start(p, extra);
+	link_dial(&l, p->url);
 	state_fetch(&l, 0, &st);
 	ck_assert_int_eq(nng_socket_set_ms(l.sock, NNG_OPT_RECVTIMEO, 20), 0);
 	for (uint64_t lsn = 1; lsn + 15 < MAX_RECS && status == -1; lsn += 16) {
@@ -833,7 +832,7 @@ START_TEST(test_write_error_is_fatal)
 		send_append(&l, j, lsn, lsn + 15);
 		while (status == -1 && nng_recvmsg(l.sock, &msg, 0) != 0) {
 			ck_assert_msg(h_mono_ms() < deadline, "no ACK and no exit after lsn %" PRIu64, lsn + 15);
-			status = pd_wait(&p, 0);
+			status = pd_wait(p, 0);
 		}
 		if (status != -1)
 			break;
@@ -845,7 +844,7 @@ START_TEST(test_write_error_is_fatal)
 		nng_msg_free(msg);
 	}
 	link_close(&l);
-	log = pd_log(&p, p.log_mark);
+	log = pd_log(p, p->log_mark);
 	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
 		      "expected exit 1 after a failed write (acked %" PRIu64 "), status 0x%x:\n%s", acked,
 		      (unsigned)status, log);
@@ -853,15 +852,35 @@ START_TEST(test_write_error_is_fatal)
 		      "no error naming the wal:\n%s", log);
 	free(log);
 
-	p.fsize_limit = 0;
-	pd_start(&p, NULL);
-	link_dial(&l, p.url);
+	p->fsize_limit = 0;
+	pd_start(p, NULL);
+	link_dial(&l, p->url);
 	state_fetch(&l, 0, &st);
 	ck_assert_uint_ge(st.last_lsn, acked);
 	state_expect_all(&st, st.last_lsn);
 	link_close(&l);
-	pd_stop_clean(&p);
+	pd_stop_clean(p);
 	journal_free(j);
+}
+
+START_TEST(test_write_error_is_fatal)
+{
+	struct pd p;
+
+	pd_init(&p, "efbig", "sqlite");
+	p.fsize_limit = 64 * 1024;
+	appends_until_fatal(&p, NULL);
+}
+END_TEST
+
+/* An fdatasync that fails (EIO, injected) ends persistd without acknowledging that batch. */
+START_TEST(test_fdatasync_error_is_fatal)
+{
+	struct pd p;
+	const char *const extra[] = { "LZ_TEST_FAIL_FDATASYNC=5", NULL };
+
+	pd_init(&p, "eio", "sqlite");
+	appends_until_fatal(&p, extra);
 }
 END_TEST
 
@@ -985,6 +1004,7 @@ static Suite *persistd_suite(void)
 	tcase_add_test(tc, test_fold_on_size);
 	tcase_add_test(tc, test_state_in_chunks);
 	tcase_add_test(tc, test_write_error_is_fatal);
+	tcase_add_test(tc, test_fdatasync_error_is_fatal);
 	tcase_add_test(tc, test_corrupt_wal_needs_repair);
 	tcase_add_test(tc, test_bad_storage_type);
 	suite_add_tcase(s, tc);
