@@ -1073,6 +1073,11 @@ static void dec_rule(struct dec *d, const msgpack_object *o, const char *field,
 	dec_pop(d, saved);
 }
 
+static void dec_rule_item(struct dec *d, const msgpack_object *o, void *out)
+{
+	dec_rule(d, o, NULL, (struct rule_desc *)out);
+}
+
 static void dec_msg_props(struct dec *d, const msgpack_object *o, const char *field,
 			  struct msg_props *out)
 {
@@ -1140,28 +1145,49 @@ static void dec_msg(struct dec *d, const msgpack_object *o, const char *field,
 	dec_pop(d, saved);
 }
 
-static void dec_counters(struct dec *d, const msgpack_object *o, const char *field,
-			 struct journal_counter **out, size_t *nout)
+/* Decodes a list `field` of at most MAX_ITEMS elements of `elem` bytes each, every element by
+ * `item`; *nout is its length (0 when it failed). The caller owns the returned array. */
+static void *dec_array(struct dec *d, const msgpack_object *o, const char *field, size_t elem, size_t *nout,
+		       void (*item)(struct dec *d, const msgpack_object *o, void *out))
 {
 	size_t n;
 	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
 	size_t saved = dec_push(d, field, 0);
+	char *out = dec_calloc(d, field, n, elem);
 
-	*out = dec_calloc(d, field, n, sizeof **out);
-	if (*out)
-		*nout = n;
+	*nout = out != NULL ? n : 0;
 	for (size_t i = 0; i < *nout; i++) {
-		size_t item = dec_push(d, NULL, i);
-		const msgpack_object *f = dec_tuple(d, &items[i], NULL, COUNTER_LEN);
+		size_t at = dec_push(d, NULL, i);
 
-		if (f) {
-			(*out)[i].path = dec_str(d, &f[0], "path", false);
-			(*out)[i].seq = dec_uint(d, &f[1], "seq", UINT64_MAX);
-		}
-		dec_pop(d, item);
+		item(d, &items[i], out + i * elem);
+		dec_pop(d, at);
 	}
 	dec_pop(d, saved);
+	return out;
 }
+
+static void dec_counter_item(struct dec *d, const msgpack_object *o, void *out)
+{
+	struct journal_counter *c = out;
+	const msgpack_object *f = dec_tuple(d, o, NULL, COUNTER_LEN);
+
+	if (f) {
+		c->path = dec_str(d, &f[0], "path", false);
+		c->seq = dec_uint(d, &f[1], "seq", UINT64_MAX);
+	}
+}
+
+static void dec_dup_item(struct dec *d, const msgpack_object *o, void *out)
+{
+	struct journal_dup *dup = out;
+	const msgpack_object *f = dec_tuple(d, o, NULL, DUP_LEN);
+
+	if (f) {
+		dup->id = dec_str(d, &f[0], "id", false);
+		dup->ts_ms = dec_int(d, &f[1], "ts_ms", INT64_MIN, INT64_MAX);
+	}
+}
+
 
 static void dec_place(struct dec *d, const msgpack_object *o, const char *field,
 		      struct journal_place *out)
@@ -1188,66 +1214,13 @@ static void dec_place(struct dec *d, const msgpack_object *o, const char *field,
 	dec_pop(d, saved);
 }
 
-static void dec_places(struct dec *d, const msgpack_object *o, const char *field,
-		       struct journal_place **out, size_t *nout)
+static void dec_place_item(struct dec *d, const msgpack_object *o, void *out)
 {
-	size_t n;
-	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
-	size_t saved = dec_push(d, field, 0);
-
-	*out = dec_calloc(d, field, n, sizeof **out);
-	if (*out)
-		*nout = n;
-	for (size_t i = 0; i < *nout; i++) {
-		size_t item = dec_push(d, NULL, i);
-
-		dec_place(d, &items[i], NULL, &(*out)[i]);
-		dec_pop(d, item);
-	}
-	dec_pop(d, saved);
+	dec_place(d, o, NULL, (struct journal_place *)out);
 }
 
-static void dec_rules(struct dec *d, const msgpack_object *o, const char *field,
-		      struct rule_desc **out, size_t *nout)
-{
-	size_t n;
-	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
-	size_t saved = dec_push(d, field, 0);
 
-	*out = dec_calloc(d, field, n, sizeof **out);
-	if (*out)
-		*nout = n;
-	for (size_t i = 0; i < *nout; i++) {
-		size_t item = dec_push(d, NULL, i);
 
-		dec_rule(d, &items[i], NULL, &(*out)[i]);
-		dec_pop(d, item);
-	}
-	dec_pop(d, saved);
-}
-
-static void dec_dups(struct dec *d, const msgpack_object *o, const char *field,
-		     struct journal_dup **out, size_t *nout)
-{
-	size_t n;
-	const msgpack_object *items = dec_list(d, o, field, MAX_ITEMS, &n);
-	size_t saved = dec_push(d, field, 0);
-
-	*out = dec_calloc(d, field, n, sizeof **out);
-	if (*out)
-		*nout = n;
-	for (size_t i = 0; i < *nout; i++) {
-		size_t item = dec_push(d, NULL, i);
-		const msgpack_object *f = dec_tuple(d, &items[i], NULL, DUP_LEN);
-
-		if (f) {
-			(*out)[i].id = dec_str(d, &f[0], "id", false);
-			(*out)[i].ts_ms = dec_int(d, &f[1], "ts_ms", INT64_MIN, INT64_MAX);
-		}
-		dec_pop(d, item);
-	}
-	dec_pop(d, saved);
-}
 
 /* The record array's elements after checking the version, then the length `n` that this
  * version gives the record type. */
@@ -1318,8 +1291,8 @@ static void dec_payload(struct dec *d, enum journal_type type, const msgpack_obj
 			return;
 		q->target = dec_str(d, &f[1], "target", false);
 		dec_msg(d, &f[2], "msg", &q->msg);
-		dec_counters(d, &f[3], "counters", &q->counters, &q->ncounters);
-		dec_places(d, &f[4], "places", &q->places, &q->nplaces);
+		q->counters = dec_array(d, &f[3], "counters", sizeof(*q->counters), &q->ncounters, dec_counter_item);
+		q->places = dec_array(d, &f[4], "places", sizeof(*q->places), &q->nplaces, dec_place_item);
 		break;
 	}
 	case JREC_MSG_DELIVER:
@@ -1350,8 +1323,8 @@ static void dec_payload(struct dec *d, enum journal_type type, const msgpack_obj
 		m->where = (enum journal_where)dec_int(d, &f[2], "where", JWHERE_MAIN,
 							JWHERE_SCHEDULED);
 		m->seq = dec_uint(d, &f[3], "seq", UINT64_MAX);
-		dec_counters(d, &f[4], "counters", &m->counters, &m->ncounters);
-		dec_places(d, &f[5], "places", &m->places, &m->nplaces);
+		m->counters = dec_array(d, &f[4], "counters", sizeof(*m->counters), &m->ncounters, dec_counter_item);
+		m->places = dec_array(d, &f[5], "places", sizeof(*m->places), &m->nplaces, dec_place_item);
 		break;
 	}
 	case JREC_LOAD_ENTITY: {
@@ -1366,8 +1339,8 @@ static void dec_payload(struct dec *d, enum journal_type type, const msgpack_obj
 		l->updated_at = dec_int(d, &f[4], "updated_at", INT64_MIN, INT64_MAX);
 		l->accessed_at = dec_int(d, &f[5], "accessed_at", INT64_MIN, INT64_MAX);
 		l->last_seq = dec_uint(d, &f[6], "last_seq", UINT64_MAX);
-		dec_rules(d, &f[7], "rules", &l->rules, &l->nrules);
-		dec_dups(d, &f[8], "dups", &l->dups, &l->ndups);
+		l->rules = dec_array(d, &f[7], "rules", sizeof(*l->rules), &l->nrules, dec_rule_item);
+		l->dups = dec_array(d, &f[8], "dups", sizeof(*l->dups), &l->ndups, dec_dup_item);
 		break;
 	}
 	case JREC_LOAD_MESSAGE:
