@@ -40,28 +40,6 @@ static void detail_set(struct store_detail *d, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void load_entity_release(struct jrec_load_entity *e)
-{
-	struct jrec r;
-
-	memset(&r, 0, sizeof(r));
-	r.type = JREC_LOAD_ENTITY;
-	r.u.load_entity = *e;
-	journal_rec_release(&r);
-	memset(e, 0, sizeof(*e));
-}
-
-static void load_message_release(struct jrec_load_message *m)
-{
-	struct jrec r;
-
-	memset(&r, 0, sizeof(r));
-	r.type = JREC_LOAD_MESSAGE;
-	r.u.load_message = *m;
-	journal_rec_release(&r);
-	memset(m, 0, sizeof(*m));
-}
-
 /* Lower-cased copy of `path` into `key` (cap bytes); false when it does not fit. */
 static bool path_key(const char *path, char *key, size_t cap)
 {
@@ -133,7 +111,7 @@ static struct cached_entity *entity_get(fold *f, const char *path, lz_err *err, 
 			detail_set(detail, "no entity '%s' in the store", path);
 			*err = LZ_EINVAL;
 		}
-		load_entity_release(&ce->e);
+		journal_load_entity_release(&ce->e);
 		free(ce);
 		return NULL;
 	}
@@ -158,12 +136,12 @@ static lz_err entity_add(fold *f, struct jrec_load_entity *e)
 	memset(e, 0, sizeof(*e));
 	err = map_put(&f->cache, key, ce, &old);
 	if (err != LZ_OK) {
-		load_entity_release(&ce->e);
+		journal_load_entity_release(&ce->e);
 		free(ce);
 		return err;
 	}
 	if (old != NULL) {
-		load_entity_release(&((struct cached_entity *)old)->e);
+		journal_load_entity_release(&((struct cached_entity *)old)->e);
 		free(old);
 	}
 	return LZ_OK;
@@ -201,7 +179,7 @@ static lz_err entity_remove(fold *f, const char *path, struct store_detail *deta
 	err = f->ops->delete_entity(f->s, path, detail);
 	ce = map_remove(&f->cache, key);
 	if (ce != NULL) {
-		load_entity_release(&ce->e);
+		journal_load_entity_release(&ce->e);
 		free(ce);
 	}
 	return err;
@@ -304,7 +282,7 @@ static lz_err fold_entity_put(fold *f, struct jrec_entity_put *p, int64_t ts, st
 	if (p->has_rule) {
 		e.rules = malloc(sizeof(*e.rules));
 		if (e.rules == NULL) {
-			load_entity_release(&e);
+			journal_load_entity_release(&e);
 			return LZ_ENOMEM;
 		}
 		e.rules[0] = p->rule;
@@ -320,20 +298,20 @@ static lz_err fold_entity_put(fold *f, struct jrec_entity_put *p, int64_t ts, st
 		size_t len = (size_t)(split - e.path);
 
 		if (len >= sizeof(topic)) {
-			load_entity_release(&e);
+			journal_load_entity_release(&e);
 			return LZ_EINVAL;
 		}
 		memcpy(topic, e.path, len);
 		topic[len] = '\0';
 		err = entity_touch(f, topic, ts, detail);
 		if (err != LZ_OK) {
-			load_entity_release(&e);
+			journal_load_entity_release(&e);
 			return err;
 		}
 	}
 	err = entity_add(f, &e);
 	if (err != LZ_OK)
-		load_entity_release(&e);
+		journal_load_entity_release(&e);
 	return err;
 }
 
@@ -510,7 +488,7 @@ static lz_err fold_move(fold *f, const struct jrec_move *mv, struct store_detail
 		err = put_copy(f, &mv->places[i], false, &src.msg, detail);
 	if (err == LZ_OK)
 		err = f->ops->delete_message(f->s, mv->path, mv->where, mv->seq, detail);
-	load_message_release(&src);
+	journal_load_message_release(&src);
 	return err;
 }
 
@@ -538,7 +516,7 @@ static lz_err fold_msg_ref(fold *f, enum journal_type type, const struct jrec_ms
 	else
 		m.deferred = true;
 	err = f->ops->put_message(f->s, &m, detail);
-	load_message_release(&m);
+	journal_load_message_release(&m);
 	if (err == LZ_OK && type == JREC_MSG_DELIVER)
 		err = entity_touch(f, r->path, ts, detail);
 	return err;
@@ -628,7 +606,7 @@ static void free_one(void *arg, const char *key, void *value)
 
 	(void)arg;
 	(void)key;
-	load_entity_release(&ce->e);
+	journal_load_entity_release(&ce->e);
 	free(ce);
 }
 

@@ -17,8 +17,7 @@
  * a crash before that, the store shows the previous commit exactly.
  *
  * Ownership: put_* borrow their arguments. get_* fill caller-provided structs the caller
- * releases (journal_rec_release on a struct jrec wrapping them, or the *_release helpers in
- * store_util). load passes borrowed structs valid for the duration of each callback.
+ * releases (journal_load_entity_release / journal_load_message_release). load passes borrowed structs valid for the duration of each callback.
  *
  * Errors: LZ_ENOTFOUND from get_* / delete_* when the key does not exist; LZ_ESYS for an I/O
  * error (detail names the file or the SQLite message) — persistd treats it as fatal; LZ_EPARSE

@@ -1020,15 +1020,6 @@ static cJSON *json_entity_new(const struct jrec_load_entity *e)
 	return root;
 }
 
-static void json_entity_release(struct jrec_load_entity *e)
-{
-	struct jrec r = { .type = JREC_LOAD_ENTITY };
-
-	r.u.load_entity = *e;
-	journal_rec_release(&r);
-	memset(e, 0, sizeof(*e));
-}
-
 /* The required array member `name`: *arr gets it (NULL after a failure) and the result is a
  * zeroed allocation of one `size` item per element (NULL for an empty array). */
 static void *jr_list(struct jr *r, const cJSON *obj, const char *name, size_t size, const cJSON **arr)
@@ -1089,7 +1080,7 @@ static lz_err jr_entity(struct jr *r, const cJSON *root, struct jrec_load_entity
 			break;
 	}
 	if (r->err != LZ_OK)
-		json_entity_release(e);
+		journal_load_entity_release(e);
 	return r->err;
 }
 
@@ -1175,15 +1166,6 @@ static cJSON *json_message_new(const struct jrec_load_message *m)
 	return root;
 }
 
-static void json_message_release(struct jrec_load_message *m)
-{
-	struct jrec r = { .type = JREC_LOAD_MESSAGE };
-
-	r.u.load_message = *m;
-	journal_rec_release(&r);
-	memset(m, 0, sizeof(*m));
-}
-
 /* Reads a message tree into OUT `m` (released on failure). */
 static lz_err jr_message(struct jr *r, const cJSON *root, struct jrec_load_message *m)
 {
@@ -1237,7 +1219,7 @@ static lz_err jr_message(struct jr *r, const cJSON *root, struct jrec_load_messa
 			jr_fail(r, err, "Body", "expected base64 text");
 	}
 	if (r->err != LZ_OK)
-		json_message_release(m);
+		journal_load_message_release(m);
 	return r->err;
 }
 
@@ -1685,7 +1667,7 @@ static lz_err json_plan_dirty(store *s, struct json_plan *p, const struct json_d
 		if (err != LZ_OK)
 			return err;
 		root = json_entity_new(&e);
-		json_entity_release(&e);
+		journal_load_entity_release(&e);
 		return json_plan_put(s, p, strdup(d->rel), root, detail);
 	case DIRTY_MESSAGE:
 		err = store_memory_ops.get_message(s->mem, d->path, d->where, d->seq, &m, detail);
@@ -1694,7 +1676,7 @@ static lz_err json_plan_dirty(store *s, struct json_plan *p, const struct json_d
 		if (err != LZ_OK)
 			return err;
 		root = json_message_new(&m);
-		json_message_release(&m);
+		journal_load_message_release(&m);
 		return json_plan_put(s, p, strdup(d->rel), root, detail);
 	case DIRTY_DIR:
 		return json_plan_dir_deletes(s, p, d->rel, detail);
@@ -2011,7 +1993,7 @@ static lz_err json_load_entity(store *s, const char *file, const char *fname, st
 	} else {
 		err = store_memory_ops.put_entity(s->mem, &e, detail);
 	}
-	json_entity_release(&e);
+	journal_load_entity_release(&e);
 	return err;
 }
 
@@ -2048,7 +2030,7 @@ static lz_err json_load_message(store *s, const char *file, const char *dname, c
 	}
 	free(have);
 	free(want);
-	json_message_release(&m);
+	journal_load_message_release(&m);
 	return err;
 }
 

@@ -1488,3 +1488,25 @@ void journal_rec_release(struct jrec *r)
 	}
 	memset(&r->u, 0, sizeof r->u);
 }
+
+void journal_load_entity_release(struct jrec_load_entity *e)
+{
+	struct jrec r = { .type = JREC_LOAD_ENTITY };
+
+	if (e == NULL)
+		return;
+	r.u.load_entity = *e;
+	journal_rec_release(&r);
+	memset(e, 0, sizeof(*e));
+}
+
+void journal_load_message_release(struct jrec_load_message *m)
+{
+	struct jrec r = { .type = JREC_LOAD_MESSAGE };
+
+	if (m == NULL)
+		return;
+	r.u.load_message = *m;
+	journal_rec_release(&r);
+	memset(m, 0, sizeof(*m));
+}

@@ -227,4 +227,9 @@ lz_err journal_decode(enum journal_type type, const uint8_t *payload, size_t len
 
 void journal_rec_release(struct jrec *r);
 
+/* Release a LOAD_ENTITY / LOAD_MESSAGE payload held outside a struct jrec (a backend's get_*
+ * result) and zero it; NULL is a no-op. */
+void journal_load_entity_release(struct jrec_load_entity *e);
+void journal_load_message_release(struct jrec_load_message *m);
+
 #endif

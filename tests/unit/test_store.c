@@ -282,15 +282,6 @@ static void entity_fill(struct jrec_load_entity *e, const char *path, enum entit
 	}
 }
 
-static void entity_release(struct jrec_load_entity *e)
-{
-	struct jrec r = { .type = JREC_LOAD_ENTITY };
-
-	r.u.load_entity = *e;
-	journal_rec_release(&r);
-	memset(e, 0, sizeof(*e));
-}
-
 static const uint8_t binary_body[] = { 0x00, 0xff, 'a', 0x00, 0x80, 0xc3, 0x28, '\n', 0x00 };
 static const char text_body[] = "hello w\xc3\xb6rld {\"json\": true}\n\ttab";
 
@@ -359,15 +350,6 @@ static void message_fill(struct jrec_load_message *m, const char *path, enum jou
 	default:
 		break;
 	}
-}
-
-static void message_release(struct jrec_load_message *m)
-{
-	struct jrec r = { .type = JREC_LOAD_MESSAGE };
-
-	r.u.load_message = *m;
-	journal_rec_release(&r);
-	memset(m, 0, sizeof(*m));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -526,7 +508,7 @@ static void check_entity(struct fixture *fx, const char *path, const struct jrec
 
 	ck_assert_err(fx->ops->get_entity(fx->s, path, &got, &fx->detail), LZ_OK);
 	eq_entity(want, &got);
-	entity_release(&got);
+	journal_load_entity_release(&got);
 }
 
 static void check_message(struct fixture *fx, const struct jrec_load_message *want)
@@ -537,7 +519,7 @@ static void check_message(struct fixture *fx, const struct jrec_load_message *wa
 					   &fx->detail),
 		      LZ_OK);
 	eq_message(want, &got);
-	message_release(&got);
+	journal_load_message_release(&got);
 }
 
 static void check_no_entity(struct fixture *fx, const char *path)
@@ -560,7 +542,7 @@ static void put_entity(struct fixture *fx, const char *path, enum entity_kind ki
 
 	entity_fill(&e, path, kind, variant);
 	ck_assert_err(fx->ops->put_entity(fx->s, &e, &fx->detail), LZ_OK);
-	entity_release(&e);
+	journal_load_entity_release(&e);
 }
 
 static void put_message(struct fixture *fx, const char *path, enum journal_where where, uint64_t seq, int variant)
@@ -569,7 +551,7 @@ static void put_message(struct fixture *fx, const char *path, enum journal_where
 
 	message_fill(&m, path, where, seq, variant);
 	ck_assert_err(fx->ops->put_message(fx->s, &m, &fx->detail), LZ_OK);
-	message_release(&m);
+	journal_load_message_release(&m);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -701,10 +683,10 @@ START_TEST(test_entity_round_trip)
 		ck_assert_err(fx_load(fx, &s), LZ_OK);
 		seen_release(&s);
 	}
-	entity_release(&q);
-	entity_release(&t);
-	entity_release(&sub);
-	entity_release(&q2);
+	journal_load_entity_release(&q);
+	journal_load_entity_release(&t);
+	journal_load_entity_release(&sub);
+	journal_load_entity_release(&q2);
 	fx_teardown(fx);
 }
 END_TEST
@@ -769,7 +751,7 @@ START_TEST(test_message_round_trip)
 
 		ck_assert_err(fx->ops->get_message(fx->s, "ORDERS", JWHERE_MAIN, 1, &got, &fx->detail), LZ_OK);
 		eq_message(&m[0], &got);
-		message_release(&got);
+		journal_load_message_release(&got);
 	}
 	check_no_message(fx, "Orders", JWHERE_MAIN, 3);
 	check_no_message(fx, "Orders", JWHERE_SCHEDULED, 1);
@@ -798,8 +780,8 @@ START_TEST(test_message_round_trip)
 		seen_release(&s);
 	}
 	for (int i = 0; i < 5; i++)
-		message_release(&m[i]);
-	message_release(&changed);
+		journal_load_message_release(&m[i]);
+	journal_load_message_release(&changed);
 	fx_teardown(fx);
 }
 END_TEST
@@ -832,10 +814,10 @@ START_TEST(test_delete_entity_messages)
 		fx_reopen(fx);
 	message_fill(&keep, "q2", JWHERE_MAIN, 2, 1);
 	check_message(fx, &keep);
-	message_release(&keep);
+	journal_load_message_release(&keep);
 	message_fill(&keep, "q1x", JWHERE_SCHEDULED, 3, 1);
 	check_message(fx, &keep);
-	message_release(&keep);
+	journal_load_message_release(&keep);
 	check_no_message(fx, "q1", JWHERE_DLQ, 2);
 	{
 		const char *const order[] = { "q1x", "q2" };
@@ -910,9 +892,9 @@ START_TEST(test_rollback)
 		check_message(fx, &m2);
 		check_load(fx, after, 3, 2);
 	}
-	entity_release(&q);
-	message_release(&m1);
-	message_release(&m2);
+	journal_load_entity_release(&q);
+	journal_load_message_release(&m1);
+	journal_load_message_release(&m2);
 	fx_teardown(fx);
 }
 END_TEST
@@ -1152,7 +1134,7 @@ START_TEST(test_compact)
 		fx_reopen(fx);
 	message_fill(&keep, "q", JWHERE_MAIN, 1, 3);
 	check_message(fx, &keep);
-	message_release(&keep);
+	journal_load_message_release(&keep);
 	check_load(fx, (const char *const[]){ "q" }, 1, 1);
 	ck_assert_uint_eq(fx_lsn(fx), 2);
 	fx_teardown(fx);
@@ -1179,7 +1161,7 @@ START_TEST(test_state_errors)
 	fx_commit(fx, 1);
 	check_load(fx, NULL, 0, 0);
 	ck_assert_uint_eq(fx_lsn(fx), 1);
-	entity_release(&e);
+	journal_load_entity_release(&e);
 	fx_teardown(fx);
 }
 END_TEST
@@ -1260,7 +1242,7 @@ START_TEST(test_json_leftover_temps)
 	ck_assert_uint_eq(fx_lsn(fx), 4);
 	check_message(fx, &m);
 	check_load(fx, (const char *const[]){ "q" }, 1, 1);
-	message_release(&m);
+	journal_load_message_release(&m);
 	fx_teardown(fx);
 }
 END_TEST
@@ -1300,7 +1282,7 @@ START_TEST(test_json_redo)
 	ck_assert_uint_eq(fx_lsn(fx), 99);
 	entity_fill(&z, "z", ENTITY_TOPIC, 0);
 	check_entity(fx, "z", &z);
-	entity_release(&z);
+	journal_load_entity_release(&z);
 	check_no_entity(fx, "y");
 	check_no_message(fx, "y", JWHERE_MAIN, 1);
 	check_load(fx, (const char *const[]){ "x", "z" }, 2, 0);
@@ -1445,7 +1427,7 @@ START_TEST(test_json_write_errors)
 	ck_assert_uint_eq(fx_lsn(fx), 3);
 	entity_fill(&e, "s", ENTITY_TOPIC, 0);
 	check_entity(fx, "s", &e);
-	entity_release(&e);
+	journal_load_entity_release(&e);
 	check_load(fx, (const char *const[]){ "q", "s" }, 2, 0);
 	fx_teardown(fx);
 }
