@@ -213,7 +213,8 @@ static void *sender_main(void *arg)
 		body_text(body, sizeof(body), id);
 		st = http_post(sfmt("%s/q/messages", M.base), body, strlen(body), "text/plain", NULL, NULL);
 		pthread_mutex_lock(&M.mu);
-		if (st == 201)
+		/* The receiver may have taken (even completed) the message before this answer arrived. */
+		if (st == 201 && M.st[id] == B_SEND_INFLIGHT)
 			M.st[id] = B_SENT;
 		pthread_mutex_unlock(&M.mu);
 		if (st != 201)
