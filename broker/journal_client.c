@@ -21,6 +21,11 @@
 /* Records per APPEND message: large enough that one fdatasync covers many of them. */
 #define APPEND_MAX_RECORDS 4096
 #define APPEND_MAX_BYTES (8u * 1024u * 1024u)
+/* APPEND messages sent and not yet acknowledged. A small window makes each message carry
+ * everything that arrived during the previous round trip (one message, one fdatasync, one ACK
+ * for many changes) instead of a stream of tiny messages that each cost thread wake-ups on both
+ * sides; two keep persistd busy while an ACK travels back. */
+#define SEND_WINDOW 2
 #define RECV_POLL_MS 50
 #define SEND_TIMEOUT_MS 1000
 
@@ -44,7 +49,8 @@ struct journal_client {
 	char *url, *instance_id;
 	nng_socket sock;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;      /* link, ACK and stop changes */
+	pthread_cond_t cv_send; /* the sender has something to do: sender_ready() became true */
 	/* Unacknowledged records in LSN order: q[head..n). Those up to sent_lsn went out on the
 	 * current connection; `gen` counts connections, so that a send finishing after a reconnect
 	 * does not claim records the new connection never got. */
@@ -52,6 +58,9 @@ struct journal_client {
 	size_t head, n, cap;
 	uint64_t sent_lsn, gen;
 	uint64_t acked_lsn;
+	/* Last LSN of each APPEND in flight on the current connection, oldest first. */
+	uint64_t window[SEND_WINDOW];
+	size_t nwindow;
 	struct waiter *w;
 	size_t nw, capw;
 	bool connected, need_hello, stop;
@@ -98,6 +107,7 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 		jc->connected = true;
 		jc->need_hello = true;
 		jc->sent_lsn = jc->acked_lsn; /* resend everything not acknowledged */
+		jc->nwindow = 0;
 		jc->gen++;
 		jc->down_since_us = 0;
 		LZ_LOG(LOG_INFO, "connected to persistd", "url=%s unacked=%zu", jc->url, jc->n - jc->head);
@@ -108,6 +118,7 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 		       jc->url);
 	}
 	pthread_cond_broadcast(&jc->cv);
+	pthread_cond_signal(&jc->cv_send);
 	pthread_mutex_unlock(&jc->mu);
 }
 
@@ -281,6 +292,27 @@ static void run_waiters(struct journal_client *jc)
 	} while (nready == 64);
 }
 
+/* True when a queued record has not gone out on the current connection. */
+static bool unsent(const struct journal_client *jc)
+{
+	return jc->n > jc->head && jc->q[jc->n - 1]->lsn > jc->sent_lsn;
+}
+
+/* True when the sender has work it may do now (jc->mu held). */
+static bool sender_ready(const struct journal_client *jc)
+{
+	return jc->stop || (jc->connected && (jc->need_hello || (unsent(jc) && jc->nwindow < SEND_WINDOW)));
+}
+
+/* Wakes the sender when a change made sender_ready() true; `was_ready` is its value before the
+ * change. When it was already true the sender is awake or already signalled, so every other
+ * change costs no wake-up. */
+static void sender_kick(struct journal_client *jc, bool was_ready)
+{
+	if (!was_ready && sender_ready(jc))
+		pthread_cond_signal(&jc->cv_send);
+}
+
 static void *receiver_main(void *arg)
 {
 	struct journal_client *jc = arg;
@@ -296,13 +328,21 @@ static void *receiver_main(void *arg)
 		if (err == LZ_OK) {
 			if (m.type == IPC_ACK) {
 				pthread_mutex_lock(&jc->mu);
+				bool ready = sender_ready(jc);
+				size_t keep = 0;
+
 				if (m.u.ack.durable_lsn > jc->acked_lsn)
 					jc->acked_lsn = m.u.ack.durable_lsn;
 				while (jc->head < jc->n && jc->q[jc->head]->lsn <= jc->acked_lsn) {
 					free(jc->q[jc->head]);
 					jc->head++;
 				}
+				for (size_t i = 0; i < jc->nwindow; i++)
+					if (jc->window[i] > jc->acked_lsn)
+						jc->window[keep++] = jc->window[i];
+				jc->nwindow = keep;
 				pthread_cond_broadcast(&jc->cv);
+				sender_kick(jc, ready);
 				pthread_mutex_unlock(&jc->mu);
 			} else if (m.type == IPC_ERROR) {
 				LZ_LOG(LOG_ERROR, "persistd reported an error", "text=\"%.*s\"", (int)m.u.error.text_len,
@@ -318,12 +358,6 @@ static void *receiver_main(void *arg)
 		run_waiters(jc);
 	}
 	return NULL;
-}
-
-/* True when a queued record has not gone out on the current connection. */
-static bool unsent(const struct journal_client *jc)
-{
-	return jc->n > jc->head && jc->q[jc->n - 1]->lsn > jc->sent_lsn;
 }
 
 static void *sender_main(void *arg)
@@ -343,8 +377,8 @@ static void *sender_main(void *arg)
 		bool hello;
 		lz_err err;
 
-		while (!jc->stop && (!jc->connected || (!jc->need_hello && !unsent(jc))))
-			pthread_cond_wait(&jc->cv, &jc->mu);
+		while (!sender_ready(jc))
+			pthread_cond_wait(&jc->cv_send, &jc->mu);
 		if (jc->stop)
 			break; /* journal_client_stop flushed what it could */
 		hello = jc->need_hello;
@@ -378,10 +412,15 @@ static void *sender_main(void *arg)
 			cond_wait_ms(jc, 100);
 			continue;
 		}
-		if (hello)
+		if (jc->gen != gen)
+			continue; /* a reconnect rewound the stream meanwhile */
+		if (hello) {
 			jc->need_hello = false;
-		else if (jc->gen == gen && last > jc->sent_lsn)
-			jc->sent_lsn = last; /* unless a reconnect rewound it meanwhile */
+		} else if (last > jc->sent_lsn) {
+			jc->sent_lsn = last;
+			if (last > jc->acked_lsn) /* its ACK may have come back already */
+				jc->window[jc->nwindow++] = last;
+		}
 	}
 	pthread_mutex_unlock(&jc->mu);
 	strbuf_release(&b);
@@ -394,8 +433,10 @@ lz_err journal_client_sink(void *arg, const struct journal_rec *rec)
 	struct journal_client *jc = arg;
 	struct pending *p;
 	lz_err err = LZ_OK;
+	bool ready;
 
 	pthread_mutex_lock(&jc->mu);
+	ready = sender_ready(jc);
 	if (!jc->connected && jc->down_since_us != 0 &&
 	    clock_monotonic_us() - jc->down_since_us > jc->cfg.timeout_ms * 1000) {
 		err = LZ_EBUSY;
@@ -430,7 +471,7 @@ lz_err journal_client_sink(void *arg, const struct journal_rec *rec)
 	p->len = rec->len;
 	memcpy(p->payload, rec->payload, rec->len);
 	jc->q[jc->n++] = p;
-	pthread_cond_broadcast(&jc->cv);
+	sender_kick(jc, ready);
 out_unlock:
 	pthread_mutex_unlock(&jc->mu);
 	return err;
@@ -489,6 +530,7 @@ static void client_free(struct journal_client *jc)
 	free(jc->url);
 	free(jc->instance_id);
 	pthread_cond_destroy(&jc->cv);
+	pthread_cond_destroy(&jc->cv_send);
 	pthread_mutex_destroy(&jc->mu);
 	free(jc);
 }
@@ -514,6 +556,7 @@ lz_err journal_client_start(const struct journal_client_config *cfg, core *c, jo
 		return LZ_ENOMEM;
 	}
 	pthread_cond_init(&jc->cv, NULL);
+	pthread_cond_init(&jc->cv_send, NULL);
 	rv = nng_pair1_open(&jc->sock);
 	if (rv != 0) {
 		set_detail(detail, "cannot open the persistd socket: %s", nng_strerror(rv));
@@ -586,6 +629,7 @@ void journal_client_stop(journal_client *jc)
 		       jc->n - jc->head);
 	jc->stop = true;
 	pthread_cond_broadcast(&jc->cv);
+	pthread_cond_signal(&jc->cv_send);
 	pthread_mutex_unlock(&jc->mu);
 	nng_close(jc->sock);
 	if (jc->threads) {

@@ -8,7 +8,8 @@
  * Check value: crc32c_update(0, "123456789", 9) == 0xE3069283. An empty input leaves `crc`
  * unchanged.
  *
- * Thread rules: any thread; the lookup tables are built once, on first use (pthread_once).
+ * Thread rules: any thread; the lookup tables are built and the CPU is probed for the SSE4.2 CRC32
+ * instruction once, on first use (pthread_once).
  */
 #ifndef LZ_COMMON_CRC32C_H
 #define LZ_COMMON_CRC32C_H
@@ -17,5 +18,9 @@
 #include <stdint.h>
 
 uint32_t crc32c_update(uint32_t crc, const void *p, size_t n);
+
+/* The same function without the SSE4.2 instruction: what crc32c_update() uses on other CPUs,
+ * exposed so that tests can check that both give the same result. */
+uint32_t crc32c_update_portable(uint32_t crc, const void *p, size_t n);
 
 #endif
