@@ -704,20 +704,40 @@ static void dec_fail(struct dec *d, lz_err err, const char *field, const char *f
 	va_end(ap);
 }
 
+/* Appends n bytes of `s` to the path, cut short at the buffer's end. */
+static void dec_append(struct dec *d, const char *s, size_t n)
+{
+	size_t room = sizeof d->path - 1 - d->path_len;
+
+	if (n > room)
+		n = room;
+	memcpy(d->path + d->path_len, s, n);
+	d->path_len += n;
+	d->path[d->path_len] = '\0';
+}
+
 /* Appends ".field" (or "[index]" with a NULL field) to the path; returns what dec_pop restores.
- * A path too long for the buffer is cut short: it only names things in messages. */
+ * A path too long for the buffer is cut short: it only names things in messages. This runs for
+ * every element of every record decoded, so it formats by hand rather than with snprintf. */
 static size_t dec_push(struct dec *d, const char *field, size_t index)
 {
 	size_t saved = d->path_len;
-	size_t room = sizeof d->path - d->path_len;
-	int n;
 
-	if (field)
-		n = snprintf(d->path + d->path_len, room, ".%s", field);
-	else
-		n = snprintf(d->path + d->path_len, room, "[%zu]", index);
-	if (n > 0)
-		d->path_len += (size_t)n < room ? (size_t)n : room - 1;
+	if (field) {
+		dec_append(d, ".", 1);
+		dec_append(d, field, strlen(field));
+	} else {
+		char buf[24];
+		size_t k = sizeof buf;
+
+		buf[--k] = ']';
+		do {
+			buf[--k] = (char)('0' + index % 10);
+			index /= 10;
+		} while (index != 0);
+		buf[--k] = '[';
+		dec_append(d, buf + k, sizeof buf - k);
+	}
 	return saved;
 }
 
