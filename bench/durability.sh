@@ -18,7 +18,9 @@
 #      8 connections), SIGKILL the broker, start it again and time exec → first 200 on GET /health
 #      (the state transfer from persistd included); RSS of both processes. Then SIGKILL the broker
 #      again, stop persistd with SIGTERM (it folds the WAL into sqlite), start persistd, and time a
-#      second broker restart from the folded state.
+#      second broker restart from the folded state. Then, with both stopped, the localzure command
+#      exports that state (storage export), purges the store and imports the file again
+#      (storage import-data), each under /usr/bin/time -v: wall time and the CLI's peak RSS.
 #   3. fold cost: bench/fold_bench (persistd's fold into sqlite, 10k MSG_ENQUEUE records of 1 KiB,
 #      over an empty store and over a store of N messages).
 #   4. summary table with targets and PASS/FAIL, and the commands that were run.
@@ -94,14 +96,17 @@ TARGET_SQLITE_VS_MEMORY=0.9     # sync + sqlite within 10 % of sync + in-memory 
 TARGET_RESTART_S=5              # restart to serving
 TARGET_FOLD_MS=50               # fold of 10k records into an empty store
 TARGET_FOLD_RATIO=2             # fold over the big state / over the empty one
+TARGET_EXPORT_IMPORT_S=20       # localzure storage export / import-data of the filled state, each
+TARGET_CLI_RSS_MB=256           # "flat memory": the CLI's peak RSS stays far below the state size
 
 QUEUE_XML='<entry xmlns="http://www.w3.org/2005/Atom"><content type="application/xml"><QueueDescription xmlns="http://schemas.microsoft.com/netservices/2010/10/servicebus/connect"><MaxSizeInMegabytes>5120</MaxSizeInMegabytes><MaxDeliveryCount>100</MaxDeliveryCount></QueueDescription></content></entry>'
 
 LZLOAD=$BUILD_DIR/bench/lzload
+CLI=$BUILD_DIR/persistd/cli/localzure
 FOLD_BENCH=$BUILD_DIR/bench/fold_bench
 BROKER=$BUILD_DIR/broker/localzure-broker
 PERSISTD=$BUILD_DIR/persistd/localzure-persistd
-for exe in "$LZLOAD" "$FOLD_BENCH" "$BROKER" "$PERSISTD"; do
+for exe in "$LZLOAD" "$FOLD_BENCH" "$BROKER" "$PERSISTD" "$CLI" /usr/bin/time; do
 	if [[ ! -x $exe ]]; then
 		echo "durability.sh: $exe is not an executable (build it first: cmake --build $BUILD_DIR -j2)" >&2
 		exit 2
@@ -115,6 +120,7 @@ if [[ $BUILD_TYPE != RelWithDebInfo && $BUILD_TYPE != Release ]] || [[ $SANITIZE
 fi
 BROKER_ABS=$(realpath "$BROKER")
 PERSISTD_ABS=$(realpath "$PERSISTD")
+CLI_ABS=$(realpath "$CLI")
 
 # Inherited LOCALZURE_* variables would change (or, for persistd, reject) the configuration:
 # every process started here gets them removed, and only the ones set below.
@@ -581,7 +587,45 @@ echo "   restart 2 (folded sqlite state): persistd exec → ready $PD2_START_SEC
 echo "   restart 2 in the broker's log: $(broker_phases "$RDIR")"
 echo "   after recovery: broker RSS $(kb_to_mb "$BROKER2_RSS_KB") MB, persistd RSS $(kb_to_mb "$PD2_RSS_KB") MB"
 [[ -n $BROKER_PID ]] && stop_pid "$BROKER_PID" TERM
-stop_pid "$PD_PID" KILL   # nothing new to fold; the data is thrown away
+stop_pid "$PD_PID" TERM "$PERSISTD_FOLD_WAIT_TENTHS"
+
+# 2c: export and import of the folded state with the localzure command, offline (persistd
+# stopped: the CLI does the work in its own process, so /usr/bin/time measures it).
+EXPORT_FILE=$WORK_DIR/export.jsonl
+cli_timed() { # cli_timed OUT_PREFIX ARGS...: runs the CLI under /usr/bin/time -v
+	local out=$1
+	shift
+	(cd "$RDIR" && exec env "${CLEAN_ENV[@]}" LOCALZURE_DATA_DIR="$RDIR" LOCALZURE_STORAGE_TYPE=sqlite \
+		/usr/bin/time -v "$CLI_ABS" "$@") >"$out.out" 2>"$out.err"
+}
+time_field() { sed -n "s/^[[:space:]]*$2: //p" "$1" | head -n 1; }
+elapsed_secs() { # m:ss.cc or h:mm:ss → seconds
+	awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$1"
+}
+note_cmd cli-export "env LOCALZURE_DATA_DIR=<dir> /usr/bin/time -v $CLI storage export <file>"
+note_cmd cli-import "env LOCALZURE_DATA_DIR=<dir> /usr/bin/time -v $CLI storage import-data <file> --yes (after storage purge --yes --force)"
+EXPORT_SECS='?' IMPORT_SECS='?' EXPORT_RSS_KB=0 IMPORT_RSS_KB=0 IMPORTED='?' EXPORT_BYTES=0
+if cli_timed "$WORK_DIR/export" storage export "$EXPORT_FILE"; then
+	EXPORT_SECS=$(elapsed_secs "$(time_field "$WORK_DIR/export.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+	EXPORT_RSS_KB=$(time_field "$WORK_DIR/export.err" 'Maximum resident set size (kbytes)')
+	EXPORT_BYTES=$(stat -c %s "$EXPORT_FILE")
+	if cli_timed "$WORK_DIR/purge" storage purge --yes --force &&
+		cli_timed "$WORK_DIR/import" storage import-data "$EXPORT_FILE" --yes; then
+		IMPORT_SECS=$(elapsed_secs "$(time_field "$WORK_DIR/import.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+		IMPORT_RSS_KB=$(time_field "$WORK_DIR/import.err" 'Maximum resident set size (kbytes)')
+		cli_timed "$WORK_DIR/stats" --json storage stats &&
+			IMPORTED=$(sed -n 's/^ *"Messages": \([0-9]*\),*$/\1/p' "$WORK_DIR/stats.out" | head -n 1)
+	else
+		echo "durability.sh: purge or import failed:" >&2
+		tail -n 5 "$WORK_DIR/purge.err" "$WORK_DIR/import.err" >&2 || true
+	fi
+else
+	echo "durability.sh: export failed:" >&2
+	tail -n 5 "$WORK_DIR/export.err" >&2 || true
+fi
+echo "   export: $EXPORT_SECS s, peak RSS $(kb_to_mb "${EXPORT_RSS_KB:-0}") MB, file $((EXPORT_BYTES / 1000000)) MB;" \
+	"import: $IMPORT_SECS s, peak RSS $(kb_to_mb "${IMPORT_RSS_KB:-0}") MB; messages after import: $IMPORTED"
+rm -f -- "$EXPORT_FILE"
 rm -rf -- "$RDIR"
 echo
 
@@ -660,6 +704,25 @@ else
 	verdict 0 ge "$TARGET_FOLD_RATIO" "$FOLD_RATIO"
 	V_FOLDR=$VERDICT
 fi
+if [[ $EXPORT_SECS == '?' ]]; then
+	V_EXPORT="FAIL (no result)"
+	ALL_OK=0
+else
+	verdict 0 ge "$TARGET_EXPORT_IMPORT_S" "$EXPORT_SECS"
+	V_EXPORT=$VERDICT
+	verdict 0 ge "$TARGET_CLI_RSS_MB" "$(kb_to_mb "${EXPORT_RSS_KB:-0}")"
+	V_EXPORT_RSS=$VERDICT
+fi
+if [[ $IMPORT_SECS == '?' || $IMPORTED != "$FILLED" ]]; then
+	V_IMPORT="FAIL (imported ${IMPORTED} of $FILLED)"
+	V_IMPORT_RSS=$V_IMPORT
+	ALL_OK=0
+else
+	verdict 0 ge "$TARGET_EXPORT_IMPORT_S" "$IMPORT_SECS"
+	V_IMPORT=$VERDICT
+	verdict 0 ge "$TARGET_CLI_RSS_MB" "$(kb_to_mb "${IMPORT_RSS_KB:-0}")"
+	V_IMPORT_RSS=$VERDICT
+fi
 ((LOAD_FAILURES == 0 && P1_ERRS == 0)) || ALL_OK=0
 QNOTE=
 ((QUICK)) && QNOTE=" (quick run: $FILL_MESSAGES messages, not 1M)"
@@ -683,6 +746,10 @@ row "broker restart to serving, folded sqlite" "$RESTART2_SECS s ($RESTART2_COUN
 row "  broker / persistd RSS after it" "$(kb_to_mb "$BROKER2_RSS_KB") MB / $(kb_to_mb "$PD2_RSS_KB") MB" "-" "-"
 row "fold of $FOLD_BATCH records, empty sqlite store" "${FOLD_EMPTY:-?} ms" "<= $TARGET_FOLD_MS ms" "$V_FOLD"
 row "fold of $FOLD_BATCH records over $FILL_MESSAGES msgs" "${FOLD_BIG:-?} ms (${FOLD_RATIO:-?}x empty)" "<= ${TARGET_FOLD_RATIO}x empty" "$V_FOLDR"
+row "storage export, $FILLED msgs (CLI, offline)" "$EXPORT_SECS s ($((EXPORT_BYTES / 1000000)) MB file)" "<= $TARGET_EXPORT_IMPORT_S s" "$V_EXPORT"
+row "  its peak RSS" "$(kb_to_mb "${EXPORT_RSS_KB:-0}") MB" "<= $TARGET_CLI_RSS_MB MB" "${V_EXPORT_RSS:-FAIL}"
+row "storage import-data of that file" "$IMPORT_SECS s ($IMPORTED msgs)" "<= $TARGET_EXPORT_IMPORT_S s" "$V_IMPORT"
+row "  its peak RSS" "$(kb_to_mb "${IMPORT_RSS_KB:-0}") MB" "<= $TARGET_CLI_RSS_MB MB" "$V_IMPORT_RSS"
 echo "   (MB = 10^6 bytes; restart times are exec → first 200 on GET /health, polled every ~10 ms;"
 echo "    fold times are medians of $FOLD_REPS, fold_commit part: empty $(field "$FOLD_LINE" empty_commit_ms) ms, big $(field "$FOLD_LINE" big_commit_ms) ms)"
 echo

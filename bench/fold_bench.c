@@ -257,14 +257,12 @@ struct bstore {
 static void bstore_open(struct bstore *b, const char *name)
 {
 	struct store_detail sd = { "" };
-	struct store_config cfg;
+	struct store_config cfg = { .location = b->path };
 
 	b->ops = store_ops_find("sqlite");
 	if (b->ops == NULL)
 		die("no sqlite backend");
 	snprintf(b->path, sizeof(b->path), "%s/%s", work_dir, name);
-	cfg.location = b->path;
-	cfg.pretty_json = false;
 	if (b->ops->open(&cfg, &b->s, &sd) != LZ_OK)
 		die("open %s: %s", b->path, sd.text);
 	if (b->ops->last_applied_lsn(b->s, &b->lsn, &sd) != LZ_OK)

@@ -47,11 +47,14 @@ lz_err broker_config_from_env(struct broker_config *cfg, const char *const *envp
 	if (!copy_field(cfg->http_host, sizeof(cfg->http_host), s.http_host) ||
 	    !copy_field(cfg->data_dir, sizeof(cfg->data_dir), s.data_dir) ||
 	    !copy_field(cfg->persistd_url, sizeof(cfg->persistd_url), s.persistd_url) ||
-	    !copy_field(cfg->namespace_name, sizeof(cfg->namespace_name), s.namespace_name)) {
+	    !copy_field(cfg->namespace_name, sizeof(cfg->namespace_name), s.namespace_name) ||
+	    !copy_field(cfg->config_path, sizeof(cfg->config_path), s.config_path) ||
+	    !copy_field(cfg->emulator_config, sizeof(cfg->emulator_config), s.emulator_config)) {
 		if (detail != NULL)
 			snprintf(detail->text, sizeof(detail->text),
 				 "http_host (LOCALZURE_HTTP_HOST), data_dir (LOCALZURE_DATA_DIR), persistd_url "
-				 "(LOCALZURE_PERSISTD_URL) or namespace (LOCALZURE_NAMESPACE) is longer than the broker accepts");
+				 "(LOCALZURE_PERSISTD_URL), namespace (LOCALZURE_NAMESPACE), LOCALZURE_CONFIG or "
+				 "emulator_config (LOCALZURE_EMULATOR_CONFIG) is longer than the broker accepts");
 		err = LZ_EINVAL;
 		goto out_release_settings;
 	}

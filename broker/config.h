@@ -39,6 +39,8 @@ struct broker_config {
 	size_t max_message_bytes;
 	enum log_level log_level;
 	char namespace_name[51];
+	char config_path[4096];      /* the YAML settings file, whose `entities` provisioning reads; "": none */
+	char emulator_config[4096];  /* an emulator Config.json to provision entities from; "": none */
 };
 
 /* Fills `cfg` with the defaults listed above. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -64,6 +65,9 @@ struct journal_client {
 	struct waiter *w;
 	size_t nw, capw;
 	bool connected, need_hello, stop;
+	/* The store id of the WELCOME the state came with: a later WELCOME with another id means the
+	 * store was replaced (storage import-data or purge) and this broker's state is stale. */
+	uint8_t store_id[IPC_STORE_ID_LEN];
 	int64_t down_since_us; /* when the link went down (0: up, or never connected) */
 	pthread_t sender, receiver;
 	bool threads;
@@ -212,6 +216,7 @@ static lz_err load_state(struct journal_client *jc, core *c, struct lz_detail *d
 		switch (m.type) {
 		case IPC_WELCOME:
 			welcomed = true;
+			memcpy(jc->store_id, m.u.welcome.store_id, IPC_STORE_ID_LEN);
 			base = m.u.welcome.base_lsn;
 			break;
 		case IPC_STATE:
@@ -344,6 +349,15 @@ static void *receiver_main(void *arg)
 				pthread_cond_broadcast(&jc->cv);
 				sender_kick(jc, ready);
 				pthread_mutex_unlock(&jc->mu);
+			} else if (m.type == IPC_WELCOME &&
+				   memcmp(m.u.welcome.store_id, jc->store_id, IPC_STORE_ID_LEN) != 0) {
+				/* Exiting is the only safe answer: serving on would answer from a state
+				 * persistd no longer has. The supervisor restarts the broker, which loads
+				 * the new state. */
+				LZ_LOG(LOG_ERROR, "persistd's store was replaced (storage import-data or purge) while "
+						  "this broker was disconnected; exiting so that a restart loads the new state",
+				       "url=%s", jc->url);
+				_exit(3);
 			} else if (m.type == IPC_ERROR) {
 				LZ_LOG(LOG_ERROR, "persistd reported an error", "text=\"%.*s\"", (int)m.u.error.text_len,
 				       m.u.error.text);

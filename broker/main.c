@@ -3,7 +3,10 @@
  * timer thread.
  *
  * Configuration comes from LOCALZURE_* environment variables (broker/config.h); an invalid value
- * is reported with the key and the accepted values, and the process exits 2. Once the HTTP
+ * is reported with the key and the accepted values, and the process exits 2. So is an invalid
+ * entity declaration (the YAML file's `entities`, the emulator Config.json): the declarations
+ * are read before anything starts and applied to the core after the state transfer from
+ * persistd, before the HTTP server listens (broker/provision.h). Once the HTTP
  * server listens, one line `msg="listening" host=H port=N` is written to stderr whatever the log
  * level, so harnesses that start the broker on port 0 can read the port from it.
  *
@@ -27,12 +30,14 @@
 #include "broker/core.h"
 #include "broker/http.h"
 #include "broker/journal_client.h"
+#include "broker/provision.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 #define TIMER_MAX_SLEEP_US 1000000 /* the timer thread looks at the core at least this often */
 #define TIMER_MIN_SLEEP_US 1000    /* a deadline that stays due (journal refused) is retried at this pace */
 #define STOP_GRACE_MS 5000
+#define PROVISION_DETAIL_CAP 4096
 
 struct timer {
 	pthread_mutex_t mu;
@@ -135,6 +140,51 @@ static void timer_release(struct timer *t)
 	pthread_mutex_destroy(&t->mu);
 }
 
+/* Reads the entity declarations of the YAML settings file and of the emulator Config.json. */
+static lz_err declarations_read(const struct broker_config *cfg, struct provision_list *l, char *detail, size_t cap)
+{
+	lz_err err = LZ_OK;
+
+	if (cfg->config_path[0] != '\0')
+		err = provision_parse_yaml(cfg->config_path, l, detail, cap);
+	if (err == LZ_OK && cfg->emulator_config[0] != '\0')
+		err = provision_parse_json(cfg->emulator_config, l, detail, cap);
+	return err;
+}
+
+/* Waits, on the main thread, for a journal LSN to become durable. */
+struct durable_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool done, durable;
+};
+
+static void durable_wait_done(void *arg, bool durable)
+{
+	struct durable_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = true;
+	w->durable = durable;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* True once everything committed so far is durable in persistd, false when persistd did not
+ * acknowledge it within its timeout (the records stay queued and are shipped when it is back). */
+static bool journal_wait_durable(journal_client *journal, core *c)
+{
+	struct durable_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false };
+
+	if (journal_client_wait(journal, core_last_lsn(c), durable_wait_done, &w))
+		return true;
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	return w.durable;
+}
+
 static int64_t wall_now_ms(void)
 {
 	struct timespec ts;
@@ -155,6 +205,9 @@ int main(void)
 	lz_clock *clk = NULL;
 	core *c = NULL;
 	journal_client *journal = NULL;
+	struct provision_list decl;
+	char decl_detail[PROVISION_DETAIL_CAP];
+	size_t created = 0;
 	static const char *const durability_names[] = { "none", "async", "sync" };
 	int sig = 0, status = 1;
 	lz_err e;
@@ -167,6 +220,14 @@ int main(void)
 		return 2;
 	}
 	log_threshold = cfg.log_level;
+	provision_list_init(&decl);
+	e = declarations_read(&cfg, &decl, decl_detail, sizeof(decl_detail));
+	if (e != LZ_OK) {
+		log_write(LOG_ERROR, "invalid entity declarations; fix the file and start again", "error=%s detail=\"%s\"",
+			  err_name(e), decl_detail);
+		provision_list_release(&decl);
+		return 2;
+	}
 
 	/* The stop signals are blocked before any thread starts, so only sigwait() below sees them.
 	 * Their disposition is reset first: a shell starting us in the background sets SIGINT to
@@ -177,6 +238,7 @@ int main(void)
 	if (signal(SIGTERM, SIG_DFL) == SIG_ERR || signal(SIGINT, SIG_DFL) == SIG_ERR ||
 	    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_write(LOG_ERROR, "cannot set up signal handling", "%s", "");
+		provision_list_release(&decl);
 		return 1;
 	}
 
@@ -197,6 +259,19 @@ int main(void)
 		if (e != LZ_OK)
 			goto out_free_core;
 	}
+	/* Declared entities are created once the stored state is in, before anyone is served. */
+	e = provision_apply(c, &decl, &created, decl_detail, sizeof(decl_detail));
+	provision_list_release(&decl);
+	if (e != LZ_OK) {
+		log_write(LOG_ERROR, "cannot provision the declared entities; fix the declaration and start again",
+			  "error=%s detail=\"%s\"", err_name(e), decl_detail);
+		status = 2;
+		goto out_stop_journal;
+	}
+	/* Like an Atom PUT's answer under sync durability, serving waits for them to be durable. */
+	if (created > 0 && cfg.durability == DURABILITY_SYNC && !journal_wait_durable(journal, c))
+		log_write(LOG_WARN, "provisioned entities are not durable yet; persistd did not acknowledge them",
+			  "created=%zu", created);
 	e = timer_init(&timer);
 	if (e != LZ_OK)
 		goto out_stop_journal;
@@ -239,9 +314,11 @@ out_free_core:
 out_free_clock:
 	clock_free(clk);
 out_log_error:
-	if (status != 0)
+	provision_list_release(&decl);
+	/* Status 2 (a refused declaration) was logged where it happened. */
+	if (status == 1)
 		log_write(LOG_ERROR, "cannot start the broker", "error=%s detail=\"%s\"", err_name(e), detail.text);
-	else
+	else if (status == 0)
 		LZ_LOG(LOG_INFO, "stopped", "%s", "");
 	return status;
 }

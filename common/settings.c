@@ -102,6 +102,7 @@ static const struct setting_choice storage_choices[] = {
 	{ "memory", SETTINGS_STORAGE_MEMORY },
 	{ "sqlite", SETTINGS_STORAGE_SQLITE },
 	{ "json", SETTINGS_STORAGE_JSON },
+	{ "redis", SETTINGS_STORAGE_REDIS },
 	{ NULL, 0 },
 };
 
@@ -109,6 +110,8 @@ static bool host_ok(const char *v, char *why, size_t why_cap);
 static bool namespace_ok(const char *v, char *why, size_t why_cap);
 static bool path_ok(const char *v, char *why, size_t why_cap);
 static bool url_ok(const char *v, char *why, size_t why_cap);
+static bool redis_url_ok(const char *v, char *why, size_t why_cap);
+static bool redis_prefix_ok(const char *v, char *why, size_t why_cap);
 
 #define FIELD(f) offsetof(struct settings, f)
 
@@ -134,8 +137,12 @@ static const struct setting_def defs[] = {
 	  .choices = log_level_choices, .accepted = "debug, info, warn, error", .offset = FIELD(log_level) },
 	{ .key = "namespace", .kind = KIND_STRING, .procs = PROC_BROKER, .def = "localzure", .check = namespace_ok,
 	  .accepted = "1..50 letters, digits and hyphens", .offset = FIELD(namespace_name) },
+	{ .key = "emulator_config", .kind = KIND_STRING, .procs = PROC_BROKER, .optional = true,
+	  .present = FIELD(has_emulator_config), .check = path_ok,
+	  .accepted = "the path of a Microsoft Service Bus emulator Config.json (1..4095 bytes)",
+	  .offset = FIELD(emulator_config) },
 	{ .key = "storage_type", .kind = KIND_ENUM, .procs = PROC_PERSISTD, .def = "sqlite", .choices = storage_choices,
-	  .accepted = "in-memory (or memory), sqlite, json", .offset = FIELD(storage_type) },
+	  .accepted = "in-memory (or memory), sqlite, json, redis", .offset = FIELD(storage_type) },
 	{ .key = "data_dir", .kind = KIND_STRING, .procs = PROC_BROKER | PROC_PERSISTD | PROC_CLI,
 	  .def = "./localzure-data", .check = path_ok, .accepted = "a directory path (1..4095 bytes)",
 	  .offset = FIELD(data_dir) },
@@ -143,6 +150,12 @@ static const struct setting_def defs[] = {
 	  .derived = true, .check = path_ok, .accepted = "a file path (1..4095 bytes)", .offset = FIELD(sqlite_path) },
 	{ .key = "json_path", .kind = KIND_STRING, .procs = PROC_PERSISTD, .def = DATA_DIR_TOKEN "/json",
 	  .derived = true, .check = path_ok, .accepted = "a directory path (1..4095 bytes)", .offset = FIELD(json_path) },
+	{ .key = "redis_url", .kind = KIND_STRING, .procs = PROC_PERSISTD | PROC_CLI, .def = "redis://127.0.0.1:6379/0",
+	  .check = redis_url_ok, .accepted = "redis://[:password@]host[:port][/db] (db 0..15)",
+	  .offset = FIELD(redis_url) },
+	{ .key = "redis_prefix", .kind = KIND_STRING, .procs = PROC_PERSISTD | PROC_CLI, .def = "localzure:",
+	  .check = redis_prefix_ok, .accepted = "1..64 printable characters without spaces",
+	  .offset = FIELD(redis_prefix) },
 	{ .key = "pretty_json", .kind = KIND_BOOL, .procs = PROC_PERSISTD, .def = "false",
 	  .accepted = "true, false, 1, 0, yes, no", .offset = FIELD(pretty_json) },
 	{ .key = "snapshot_interval", .kind = KIND_UINT, .procs = PROC_PERSISTD, .def = "60", .min = 1, .max = 86400,
@@ -189,6 +202,60 @@ static bool namespace_ok(const char *v, char *why, size_t why_cap)
 		if (!isalnum((unsigned char)v[i]) && v[i] != '-')
 			return false;
 	}
+	return true;
+}
+
+/* redis://[:password@]host[:port][/db]; the persistd backend parses it (persistd/store_redis.c). */
+static bool redis_url_ok(const char *v, char *why, size_t why_cap)
+{
+	const char *host, *slash, *colon;
+	size_t n = strlen(v);
+
+	if (strncmp(v, "redis://", 8) != 0 || n > 512) {
+		snprintf(why, why_cap, "it must start with redis://");
+		return false;
+	}
+	host = v + 8;
+	if (strchr(host, '@') != NULL)
+		host = strrchr(host, '@') + 1;
+	slash = strchr(host, '/');
+	colon = strchr(host, ':');
+	if (host[0] == '\0' || host[0] == '/' || host[0] == ':') {
+		snprintf(why, why_cap, "it names no host");
+		return false;
+	}
+	if (colon != NULL && (slash == NULL || colon < slash)) {
+		char *end;
+		long port = strtol(colon + 1, &end, 10);
+
+		if (end == colon + 1 || port < 1 || port > 65535 || (*end != '\0' && *end != '/')) {
+			snprintf(why, why_cap, "the port must be 1..65535");
+			return false;
+		}
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		char *end;
+		long db = strtol(slash + 1, &end, 10);
+
+		if (end == slash + 1 || *end != '\0' || db < 0 || db > 15) {
+			snprintf(why, why_cap, "the database number must be 0..15");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool redis_prefix_ok(const char *v, char *why, size_t why_cap)
+{
+	size_t n = strlen(v);
+
+	(void)why;
+	(void)why_cap;
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)v[i]))
+			return false;
 	return true;
 }
 
@@ -536,6 +603,30 @@ static bool yaml_is_null(const yaml_event_t *ev)
 	       (v[0] == '\0' || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
 }
 
+/* The top-level key that holds entity declarations, not a setting: the broker's provisioning
+ * reads and checks it; here its value is skipped. */
+#define ENTITIES_KEY "entities"
+
+/* Reads and drops one value, however deeply nested. */
+static lz_err yaml_skip_value(struct loader *ld, yaml_parser_t *p)
+{
+	unsigned depth = 0;
+	yaml_event_t ev;
+	lz_err err;
+
+	do {
+		err = yaml_next(ld, p, &ev);
+		if (err != LZ_OK)
+			return err;
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		yaml_event_delete(&ev);
+	} while (depth > 0);
+	return LZ_OK;
+}
+
 /* One `key: value` pair; `key` is the key's scalar event. */
 static lz_err yaml_pair(struct loader *ld, yaml_parser_t *p, const yaml_event_t *key)
 {
@@ -546,10 +637,12 @@ static lz_err yaml_pair(struct loader *ld, yaml_parser_t *p, const yaml_event_t 
 	size_t i;
 	lz_err err;
 
+	if (key->data.scalar.length == sizeof ENTITIES_KEY - 1 && memcmp(name, ENTITIES_KEY, sizeof ENTITIES_KEY - 1) == 0)
+		return yaml_skip_value(ld, p);
 	i = def_find(name, key->data.scalar.length);
 	if (i == NDEFS)
-		return loader_fail(ld, LZ_EINVAL, "%s:%lu:%lu: unknown key '%.*s': known keys are %s", ld->file, line,
-				   column, SHOWN_VALUE_MAX, name, key_list(keys, sizeof keys));
+		return loader_fail(ld, LZ_EINVAL, "%s:%lu:%lu: unknown key '%.*s': known keys are %s and " ENTITIES_KEY,
+				   ld->file, line, column, SHOWN_VALUE_MAX, name, key_list(keys, sizeof keys));
 	if (ld->origin[i].kind == ORIGIN_FILE)
 		return loader_fail(ld, LZ_EINVAL, "%s:%lu:%lu: %s given twice (first at line %lu)", ld->file, line,
 				   column, defs[i].key, ld->origin[i].line);

@@ -4,6 +4,8 @@
  * Sources, the later beating the earlier: built-in defaults, a YAML file, LOCALZURE_*
  * environment variables. The YAML file is a flat mapping of the keys below (`storage_type:
  * sqlite`); its path is the daemon's --config option, else LOCALZURE_CONFIG, else there is none.
+ * One top-level key is not a setting: `entities`, the entity declarations read by the broker's
+ * provisioning; this loader skips its value whatever its shape.
  * The variable for a key is LOCALZURE_ + the key in upper case (LOCALZURE_STORAGE_TYPE); an
  * empty variable counts as unset. Values that derive from others (sqlite_path, json_path,
  * persistd_url and control_url from data_dir) are resolved after every source is read, so
@@ -11,7 +13,8 @@
  *
  * Keys (the registry in settings.c is the reference; docs/configuration.md lists the same):
  *   http_host http_port http_threads durability clock clock_start_ms max_message_size log_level
- *   namespace storage_type data_dir sqlite_path json_path pretty_json snapshot_interval
+ *   namespace emulator_config storage_type data_dir sqlite_path json_path redis_url redis_prefix
+ *   pretty_json snapshot_interval
  *   wal_enabled wal_max_bytes auto_compact persistd_url persistd_timeout_ms control_url
  * Booleans are true/false/1/0/yes/no (any case); sizes are bytes with an optional KiB, MiB, GiB
  * or TiB suffix ("64MiB", "64 MiB").
@@ -51,10 +54,11 @@ enum settings_storage {
 	SETTINGS_STORAGE_MEMORY,   /* "in-memory" (alias "memory") */
 	SETTINGS_STORAGE_SQLITE,
 	SETTINGS_STORAGE_JSON,
+	SETTINGS_STORAGE_REDIS,    /* a Redis server (redis_url), keys under redis_prefix */
 };
 
 /* Every string is owned by the struct (settings_release frees them) and never NULL after a
- * successful settings_load, except config_path. */
+ * successful settings_load, except config_path and emulator_config. */
 struct settings {
 	char *config_path;                 /* the YAML file read; NULL: none */
 	char *http_host;
@@ -67,10 +71,14 @@ struct settings {
 	uint64_t max_message_size;         /* bytes */
 	enum log_level log_level;
 	char *namespace_name;              /* key "namespace" */
+	bool has_emulator_config;          /* emulator_config was given */
+	char *emulator_config;             /* Config.json to provision entities from; NULL: none */
 	enum settings_storage storage_type;
 	char *data_dir;
 	char *sqlite_path;
 	char *json_path;                   /* a directory */
+	char *redis_url;                   /* redis://[:password@]host[:port][/db] */
+	char *redis_prefix;                /* prefix of every key persistd writes in Redis */
 	bool pretty_json;
 	unsigned snapshot_interval;        /* seconds between folds */
 	bool wal_enabled;

@@ -8,6 +8,7 @@ PACKAGES=(
 	libnng-dev libsqlite3-dev libmsgpack-dev libyaml-dev check
 	libmicrohttpd-dev libjansson-dev libcjson-dev libexpat1-dev
 	libcurl4-openssl-dev curl
+	libhiredis-dev redis-server
 )
 
 missing=()

@@ -27,19 +27,6 @@ struct fold {
 	struct map cache;   /* lower-cased path -> struct cached_entity */
 };
 
-static void detail_set(struct store_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void detail_set(struct store_detail *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->text, sizeof(d->text), fmt, ap);
-	va_end(ap);
-}
-
 /* Lower-cased copy of `path` into `key` (cap bytes); false when it does not fit. */
 static bool path_key(const char *path, char *key, size_t cap)
 {
@@ -91,7 +78,7 @@ static struct cached_entity *entity_get(fold *f, const char *path, lz_err *err, 
 
 	*err = LZ_OK;
 	if (!path_key(path, key, sizeof(key))) {
-		detail_set(detail, "entity path too long: '%.64s...'", path);
+		store_detail_set(detail, "entity path too long: '%.64s...'", path);
 		*err = LZ_EINVAL;
 		return NULL;
 	}
@@ -108,7 +95,7 @@ static struct cached_entity *entity_get(fold *f, const char *path, lz_err *err, 
 		*err = map_put(&f->cache, key, ce, NULL);
 	if (*err != LZ_OK) {
 		if (*err == LZ_ENOTFOUND) {
-			detail_set(detail, "no entity '%s' in the store", path);
+			store_detail_set(detail, "no entity '%s' in the store", path);
 			*err = LZ_EINVAL;
 		}
 		journal_load_entity_release(&ce->e);
@@ -360,7 +347,7 @@ static lz_err fold_rule_delete(fold *f, const struct jrec_rule_delete *rd, struc
 			return LZ_OK;
 		}
 	}
-	detail_set(detail, "no rule '%s' on '%s'", rd->name, rd->sub_path);
+	store_detail_set(detail, "no rule '%s' on '%s'", rd->name, rd->sub_path);
 	return LZ_EINVAL;
 }
 
@@ -429,6 +416,10 @@ static lz_err put_copy(fold *f, const struct journal_place *p, bool deferred, co
 	m.place.dl_description = NULL;
 	m.deferred = deferred;
 	m.msg = *content;
+	/* Without dead-letter properties to add, the user properties are stored as they are
+	 * (put_message borrows them): no copy per message. */
+	if (p->dl_reason == NULL && p->dl_description == NULL)
+		return f->ops->put_message(f->s, &m, detail);
 	err = proplist_copy(&user, &content->user);
 	if (err != LZ_OK)
 		return err;
@@ -477,7 +468,7 @@ static lz_err fold_move(fold *f, const struct jrec_move *mv, struct store_detail
 
 	err = f->ops->get_message(f->s, mv->path, mv->where, mv->seq, &src, detail);
 	if (err == LZ_ENOTFOUND) {
-		detail_set(detail, "no message %llu in '%s' (%d) to move", (unsigned long long)mv->seq, mv->path,
+		store_detail_set(detail, "no message %llu in '%s' (%d) to move", (unsigned long long)mv->seq, mv->path,
 			   (int)mv->where);
 		return LZ_EINVAL;
 	}
@@ -506,7 +497,7 @@ static lz_err fold_msg_ref(fold *f, enum journal_type type, const struct jrec_ms
 	}
 	err = f->ops->get_message(f->s, r->path, r->where, r->seq, &m, detail);
 	if (err == LZ_ENOTFOUND) {
-		detail_set(detail, "no message %llu in '%s' (%d)", (unsigned long long)r->seq, r->path, (int)r->where);
+		store_detail_set(detail, "no message %llu in '%s' (%d)", (unsigned long long)r->seq, r->path, (int)r->where);
 		return LZ_EINVAL;
 	}
 	if (err != LZ_OK)
@@ -535,13 +526,13 @@ lz_err fold_record(fold *f, const struct journal_rec *rec, struct store_detail *
 		return LZ_OK;
 	}
 	if (rec->lsn != f->last_lsn + 1) {
-		detail_set(detail, "record lsn %llu does not follow lsn %llu", (unsigned long long)rec->lsn,
+		store_detail_set(detail, "record lsn %llu does not follow lsn %llu", (unsigned long long)rec->lsn,
 			   (unsigned long long)f->last_lsn);
 		return LZ_EINVAL;
 	}
 	err = journal_decode(rec->type, rec->payload, rec->len, &r, why, sizeof(why));
 	if (err != LZ_OK) {
-		detail_set(detail, "record lsn %llu does not decode: %s", (unsigned long long)rec->lsn, why);
+		store_detail_set(detail, "record lsn %llu does not decode: %s", (unsigned long long)rec->lsn, why);
 		journal_rec_release(&r);
 		return LZ_EPARSE;
 	}
@@ -573,7 +564,7 @@ lz_err fold_record(fold *f, const struct journal_rec *rec, struct store_detail *
 		err = fold_move(f, &r.u.move, detail);
 		break;
 	default:
-		detail_set(detail, "record lsn %llu: %s does not belong in the journal", (unsigned long long)rec->lsn,
+		store_detail_set(detail, "record lsn %llu: %s does not belong in the journal", (unsigned long long)rec->lsn,
 			   journal_type_name(r.type));
 		err = LZ_EINVAL;
 		break;

@@ -8,22 +8,28 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/reqrep0/rep.h>
 
 #include "common/clock.h"
 #include "common/fsio.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "persistd/control.h"
+#include "persistd/export.h"
 #include "persistd/fold.h"
 #include "persistd/store.h"
 #include "persistd/wal.h"
@@ -31,6 +37,11 @@
 #include "proto/journal.h"
 
 #define SERVER_PATH_MAX 4096
+/* <data_dir>/MIGRATED_NAME records the backend a `storage migrate` moved the state to: one line
+ * "TYPE:LOCATION\n" (TYPE sqlite, json or redis). While it exists it decides the backend, whatever
+ * storage_type says (a warning is logged when they differ), so that a restart never opens the
+ * store the state left. */
+#define MIGRATED_NAME "storage-migrated"
 #define WAL_SEGMENTS_PER_LIMIT 4   /* segment size = wal_max_bytes / 4, so a fold frees most of it */
 
 struct server {
@@ -44,8 +55,18 @@ struct server {
 	int lock_fd;
 	nng_socket sock;
 	bool listening;             /* sock is open */
-	uint32_t peer;              /* pipe id of the broker that said HELLO; 0: none */
+	/* Pipe id of the broker that said HELLO; 0: none. Written by the server's thread, cleared by
+	 * nng's pipe-removal callback when that broker's connection goes away. */
+	_Atomic uint32_t peer;
+	nng_socket ctl;             /* control socket (rep0) for the localzure command */
+	bool ctl_open;
 	int64_t next_fold_us;       /* monotonic */
+	int64_t last_fold_ms;       /* wall clock of the last fold's end; 0: none since start */
+	double last_fold_took_ms;
+	uint64_t appends, records, syncs; /* since start: APPEND messages, records made durable, WAL syncs */
+	char location[SERVER_PATH_MAX]; /* where the backend lives (file, directory, URL) */
+	char shown[SERVER_PATH_MAX];    /* the same for logs and replies: a URL's password masked */
+	char migrated_from[SERVER_PATH_MAX + 32]; /* "TYPE:LOCATION" the migration record replaced; "" */
 	volatile sig_atomic_t stop;
 	struct strbuf out;          /* the message being encoded */
 	char wal_dir[SERVER_PATH_MAX];
@@ -83,13 +104,24 @@ static const char *storage_name(enum settings_storage t)
 		return "json";
 	case SETTINGS_STORAGE_MEMORY:
 		return "memory";
+	case SETTINGS_STORAGE_REDIS:
+		return "redis";
 	}
 	return "?";
 }
 
 static bool storage_is_persistent(const struct server *s)
 {
-	return s->cfg->storage_type != SETTINGS_STORAGE_MEMORY;
+	return s->ops != &store_memory_ops;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_REALTIME always exists: clock_gettime cannot fail with it. */
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- data directory, lock, store id ------------------------------------------------------- */
@@ -257,6 +289,8 @@ static lz_err server_fold(struct server *s, const char *why, char *detail, size_
 		return fail(detail, cap, err, "fold: %s commit through lsn %" PRIu64 " failed: %s", s->ops->name, to,
 			    fw.sd.text);
 	s->applied_lsn = to;
+	s->last_fold_ms = wall_ms();
+	s->last_fold_took_ms = (double)(clock_monotonic_us() - t0) / 1000.0;
 	err = wal_drop_through(s->wal, s->applied_lsn, wdetail, sizeof(wdetail));
 	if (err != LZ_OK)
 		return fail(detail, cap, err, "fold: cannot delete folded wal segments in %s: %s", s->wal_dir, wdetail);
@@ -292,30 +326,114 @@ static lz_err fold_if_due(struct server *s, char *detail, size_t cap)
 
 /* ---- open --------------------------------------------------------------------------------- */
 
+/* Reads the migration record into type/location; false when there is none. */
+static lz_err migrated_read(const char *data_dir, char *type, size_t type_cap, char *location, size_t loc_cap,
+			    bool *found, char *detail, size_t cap)
+{
+	char path[SERVER_PATH_MAX], line[SERVER_PATH_MAX + 32];
+	const char *colon;
+	size_t n;
+	FILE *f;
+
+	*found = false;
+	if (path_join(path, sizeof(path), data_dir, MIGRATED_NAME) != LZ_OK)
+		return fail(detail, cap, LZ_ETOOBIG, "data_dir %s: path too long", data_dir);
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return LZ_OK;
+		return fail(detail, cap, LZ_ESYS, "cannot open %s: %s", path, strerror(errno));
+	}
+	if (fgets(line, sizeof(line), f) == NULL) {
+		(void)fclose(f);
+		return fail(detail, cap, LZ_EPARSE, "%s is empty; it should name the backend (TYPE:LOCATION) a "
+				    "storage migrate moved the state to", path);
+	}
+	(void)fclose(f);
+	n = strcspn(line, "\n");
+	line[n] = '\0';
+	colon = strchr(line, ':');
+	if (colon == NULL || colon == line || (size_t)(colon - line) >= type_cap || strlen(colon + 1) >= loc_cap ||
+	    colon[1] == '\0')
+		return fail(detail, cap, LZ_EPARSE, "%s: '%s' is not TYPE:LOCATION", path, line);
+	memcpy(type, line, (size_t)(colon - line));
+	type[colon - line] = '\0';
+	strcpy(location, colon + 1);
+	*found = true;
+	return LZ_OK;
+}
+
+/* `loc` for logs and replies: "redis://user:secret@h" becomes "redis://user:***@h". */
+static void location_mask(const char *loc, char *out, size_t cap)
+{
+	const char *at = strncmp(loc, "redis://", 8) == 0 ? strrchr(loc, '@') : NULL;
+	const char *colon = at != NULL ? memchr(loc + 8, ':', (size_t)(at - (loc + 8))) : NULL;
+
+	if (colon == NULL)
+		snprintf(out, cap, "%s", loc);
+	else
+		snprintf(out, cap, "%.*s:***%s", (int)(colon - loc), loc, at);
+}
+
+/* The configured backend's location. */
+static const char *config_location(const struct settings *cfg)
+{
+	switch (cfg->storage_type) {
+	case SETTINGS_STORAGE_SQLITE:
+		return cfg->sqlite_path;
+	case SETTINGS_STORAGE_JSON:
+		return cfg->json_path;
+	case SETTINGS_STORAGE_REDIS:
+		return cfg->redis_url;
+	case SETTINGS_STORAGE_MEMORY:
+		break;
+	}
+	return cfg->data_dir;
+}
+
 static lz_err backend_open(struct server *s, char *detail, size_t cap)
 {
 	const struct settings *cfg = s->cfg;
-	struct store_config sc = { cfg->data_dir, cfg->pretty_json };
+	struct store_config sc = { cfg->data_dir, cfg->pretty_json, cfg->redis_prefix };
 	struct store_detail sd = { "" };
+	const char *type = storage_name(cfg->storage_type);
+	char mtype[16];
+	bool migrated;
 	lz_err err;
 
-	s->ops = store_ops_find(storage_name(cfg->storage_type));
+	snprintf(s->location, sizeof(s->location), "%s", config_location(cfg));
+	err = migrated_read(cfg->data_dir, mtype, sizeof(mtype), s->location, sizeof(s->location), &migrated, detail,
+			    cap);
+	if (err != LZ_OK)
+		return err;
+	location_mask(s->location, s->shown, sizeof(s->shown));
+	if (migrated) {
+		if (strcmp(mtype, type) != 0 || strcmp(s->location, config_location(cfg)) != 0) {
+			char configured[SERVER_PATH_MAX];
+
+			location_mask(config_location(cfg), configured, sizeof(configured));
+			snprintf(s->migrated_from, sizeof(s->migrated_from), "%s:%s", type, configured);
+			LZ_LOG(LOG_WARN, "the state was migrated: using the backend the migration record names, not the "
+					 "configured one; update storage_type and its path to match",
+			       "record=%s/" MIGRATED_NAME " backend=%s location=%s configured=%s", cfg->data_dir, mtype,
+			       s->shown, s->migrated_from);
+		}
+		type = mtype;
+	}
+	s->ops = store_ops_find(type);
 	if (s->ops == NULL)
 		return fail(detail, cap, LZ_EINVAL,
 			    "LOCALZURE_STORAGE_TYPE (storage_type): backend %s is not built into this persistd; "
-			    "use sqlite, json or in-memory",
-			    storage_name(cfg->storage_type));
-	if (cfg->storage_type == SETTINGS_STORAGE_SQLITE)
-		sc.location = cfg->sqlite_path;
-	else if (cfg->storage_type == SETTINGS_STORAGE_JSON)
-		sc.location = cfg->json_path;
+			    "use sqlite, json, redis or in-memory",
+			    type);
+	sc.location = s->location;
 	err = s->ops->open(&sc, &s->store, &sd);
 	if (err != LZ_OK)
-		return fail(detail, cap, err, "cannot open the %s backend at %s: %s", s->ops->name, sc.location, sd.text);
+		return fail(detail, cap, err, "cannot open the %s backend at %s: %s", s->ops->name, s->shown, sd.text);
 	err = s->ops->last_applied_lsn(s->store, &s->applied_lsn, &sd);
 	if (err != LZ_OK)
 		return fail(detail, cap, err, "cannot read last_applied_lsn from the %s backend at %s: %s", s->ops->name,
-			    sc.location, sd.text);
+			    s->shown, sd.text);
 	return LZ_OK;
 }
 
@@ -406,16 +524,16 @@ static lz_err wal_recover(struct server *s, bool repair, char *detail, size_t ca
 
 /* Removes a socket file left at an ipc:// URL inside data_dir by a persistd that died. The data
  * directory lock is held, so no live persistd owns it. */
-static lz_err ipc_stale_remove(const struct settings *cfg, char *detail, size_t cap)
+static lz_err ipc_stale_remove(const struct settings *cfg, const char *url, char *detail, size_t cap)
 {
 	static const char scheme[] = "ipc://";
 	size_t dlen = strlen(cfg->data_dir);
 	const char *path;
 	struct stat st;
 
-	if (strncmp(cfg->persistd_url, scheme, sizeof(scheme) - 1) != 0)
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
 		return LZ_OK;
-	path = cfg->persistd_url + sizeof(scheme) - 1;
+	path = url + sizeof(scheme) - 1;
 	while (dlen > 1 && cfg->data_dir[dlen - 1] == '/')
 		dlen--;
 	if (strncmp(path, cfg->data_dir, dlen) != 0 || path[dlen] != '/')
@@ -433,6 +551,16 @@ static lz_err ipc_stale_remove(const struct settings *cfg, char *detail, size_t 
 	return LZ_OK;
 }
 
+/* nng's thread: the broker's connection is gone, so nobody holds the state in memory any more. */
+static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct server *s = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(p);
+
+	(void)ev;
+	atomic_compare_exchange_strong(&s->peer, &id, 0);
+}
+
 static lz_err socket_listen(struct server *s, char *detail, size_t cap)
 {
 	const char *url = s->cfg->persistd_url;
@@ -440,13 +568,16 @@ static lz_err socket_listen(struct server *s, char *detail, size_t cap)
 	lz_err err;
 	int rv;
 
-	err = ipc_stale_remove(s->cfg, detail, cap);
+	err = ipc_stale_remove(s->cfg, url, detail, cap);
 	if (err != LZ_OK)
 		return err;
 	rv = nng_pair1_open(&s->sock);
 	if (rv != 0)
 		return fail(detail, cap, LZ_ESYS, "cannot open an nng pair1 socket: %s", nng_strerror(rv));
 	s->listening = true;
+	rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, s);
+	if (rv != 0)
+		return fail(detail, cap, LZ_ESYS, "cannot watch broker connections: %s", nng_strerror(rv));
 	what = "NNG_OPT_RECVMAXSZ";
 	rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_MESSAGE);
 	if (rv == 0) {
@@ -471,6 +602,54 @@ static lz_err socket_listen(struct server *s, char *detail, size_t cap)
 	if (rv != 0)
 		return fail(detail, cap, LZ_ESYS, "LOCALZURE_PERSISTD_URL (persistd_url): cannot listen on %s: %s", url,
 			    nng_strerror(rv));
+	return LZ_OK;
+}
+
+/* Listens on control_url with an nng rep0 socket (requests of the localzure command). */
+static lz_err control_listen(struct server *s, char *detail, size_t cap)
+{
+	const char *url = s->cfg->control_url;
+	lz_err err = ipc_stale_remove(s->cfg, url, detail, cap);
+	int rv;
+
+	if (err != LZ_OK)
+		return err;
+	rv = nng_rep0_open(&s->ctl);
+	if (rv != 0)
+		return fail(detail, cap, LZ_ESYS, "cannot open an nng rep0 socket: %s", nng_strerror(rv));
+	s->ctl_open = true;
+	rv = nng_socket_set_size(s->ctl, NNG_OPT_RECVMAXSZ, CONTROL_MAX_REQUEST);
+	if (rv == 0)
+		rv = nng_socket_set_ms(s->ctl, NNG_OPT_SENDTIMEO, SERVER_SEND_TIMEOUT_MS);
+	if (rv != 0)
+		return fail(detail, cap, LZ_ESYS, "cannot configure the control socket: %s", nng_strerror(rv));
+	rv = nng_listen(s->ctl, url, NULL, 0);
+	if (rv != 0)
+		return fail(detail, cap, LZ_ESYS, "LOCALZURE_CONTROL_URL (control_url): cannot listen on %s: %s", url,
+			    nng_strerror(rv));
+	return LZ_OK;
+}
+
+/* Answers every control request already waiting (never blocks for a new one). */
+static lz_err control_poll(struct server *s, char *detail, size_t cap)
+{
+	nng_msg *msg;
+
+	while (s->ctl_open && nng_recvmsg(s->ctl, &msg, NNG_FLAG_NONBLOCK) == 0) {
+		struct strbuf reply = STRBUF_INIT;
+		lz_err err = control_handle(s, nng_msg_body(msg), nng_msg_len(msg), NULL, &reply, detail, cap);
+		int rv;
+
+		nng_msg_free(msg);
+		if (err != LZ_OK) {
+			strbuf_release(&reply);
+			return err; /* fatal: an I/O error of the WAL or the backend */
+		}
+		rv = nng_send(s->ctl, reply.data, reply.len, 0);
+		if (rv != 0)
+			LZ_LOG(LOG_WARN, "a control reply could not be sent", "error=\"%s\"", nng_strerror(rv));
+		strbuf_release(&reply);
+	}
 	return LZ_OK;
 }
 
@@ -506,9 +685,13 @@ lz_err server_open(const struct settings *cfg, const struct server_opts *opts, s
 	if (err != LZ_OK)
 		goto out_close;
 	s->durable_lsn = s->applied_lsn; /* wal_recover folded the whole WAL */
-	err = socket_listen(s, detail, detail_cap);
-	if (err != LZ_OK)
-		goto out_close;
+	if (!opts->offline) {
+		err = socket_listen(s, detail, detail_cap);
+		if (err == LZ_OK)
+			err = control_listen(s, detail, detail_cap);
+		if (err != LZ_OK)
+			goto out_close;
+	}
 	s->next_fold_us = clock_monotonic_us() + (int64_t)cfg->snapshot_interval * 1000000;
 	*out = s;
 	return LZ_OK;
@@ -836,8 +1019,12 @@ static lz_err append_records(struct server *s, const struct journal_rec *recs, s
 		if (err != LZ_OK || refused)
 			return err;
 	}
-	if (n > 0)
+	if (n > 0) {
 		s->durable_lsn = recs[n - 1].lsn;
+		s->records += n;
+		if (s->wal != NULL)
+			s->syncs++;
+	}
 	reply_ack(s);
 	return LZ_OK;
 }
@@ -887,6 +1074,7 @@ static lz_err on_append(struct server *s, nng_msg *first, struct ipc_msg *m, uin
 	msgs[0] = first;
 	ms[0] = *m;
 	k = pipe == s->peer ? group_collect(s, pipe, msgs, ms, other) : 1;
+	s->appends += k;
 	if (k == 1)
 		return append_records(s, m->u.records.recs, m->u.records.n, pipe, detail, cap);
 	for (size_t i = 0; i < k; i++)
@@ -972,6 +1160,8 @@ lz_err server_run(struct server *s, char *detail, size_t detail_cap)
 		}
 		if (err == LZ_OK)
 			err = fold_if_due(s, detail, detail_cap);
+		if (err == LZ_OK)
+			err = control_poll(s, detail, detail_cap);
 	}
 	if (next != NULL)
 		nng_msg_free(next);
@@ -1002,6 +1192,8 @@ void server_close(struct server *s)
 		return;
 	if (s->listening)
 		nng_close(s->sock);
+	if (s->ctl_open)
+		nng_close(s->ctl);
 	wal_close(s->wal);
 	if (s->ops != NULL)
 		s->ops->close(s->store);
@@ -1015,34 +1207,388 @@ void server_close(struct server *s)
 lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap)
 {
 	const char *colon = strchr(spec, ':');
-	char type[16];
+	char type[16], shown[SERVER_PATH_MAX];
 	struct store_config cfg = { 0 };
 	struct store_detail sd = { "" };
 	const struct store_ops *ops;
 	store *to = NULL;
 	lz_err err;
 
+	location_mask(spec, shown, sizeof(shown));
 	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(type) || colon[1] == '\0')
-		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to takes TYPE:LOCATION (sqlite:FILE or json:DIR), not '%s'",
-			    spec);
+		return fail(detail, detail_cap, LZ_EINVAL,
+			    "--copy-to takes TYPE:LOCATION (sqlite:FILE, json:DIR or redis:URL), not '%s'", shown);
 	memcpy(type, spec, (size_t)(colon - spec));
 	type[colon - spec] = '\0';
 	ops = store_ops_find(type);
-	if (ops == NULL || strcmp(type, "memory") == 0)
-		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: unknown backend '%s' (sqlite or json)", type);
-	if (ops == s->ops && strcmp(colon + 1, s->ops == store_ops_find("sqlite") ? s->cfg->sqlite_path :
-					  s->cfg->json_path) == 0)
-		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: '%s' is the store in use", spec);
+	if (ops == NULL || ops == &store_memory_ops)
+		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: unknown backend '%s' (sqlite, json or redis)", type);
+	if (ops == s->ops && strcmp(colon + 1, s->location) == 0)
+		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: '%s' is the store in use", shown);
 	cfg.location = colon + 1;
 	cfg.pretty_json = s->cfg->pretty_json;
+	cfg.key_prefix = s->cfg->redis_prefix;
 	err = ops->open(&cfg, &to, &sd);
 	if (err == LZ_OK)
 		err = store_copy(s->ops, s->store, ops, to, &sd);
 	if (err != LZ_OK)
-		fail(detail, detail_cap, err, "copy to %s failed: %s", spec, sd.text);
+		fail(detail, detail_cap, err, "copy to %s failed: %s", shown, sd.text);
 	else
-		LZ_LOG(LOG_INFO, "backend copied", "from=%s to=\"%s\" lsn=%llu", s->ops->name, spec,
+		LZ_LOG(LOG_INFO, "backend copied", "from=%s to=\"%s\" lsn=%llu", s->ops->name, shown,
 		       (unsigned long long)s->applied_lsn);
 	ops->close(to);
 	return err;
+}
+
+/* ---- operator commands (the localzure command, through persistd/control.c) ------------------- */
+
+const struct settings *server_settings(const struct server *s)
+{
+	return s->cfg;
+}
+
+static void refuse(struct server_refusal *r, lz_err code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void refuse(struct server_refusal *r, lz_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+/* Folds what the WAL holds past the backend's LSN, so the backend is the whole state. */
+static lz_err fold_now(struct server *s, const char *why, char *detail, size_t cap)
+{
+	return fold_pending(s) ? server_fold(s, why, detail, cap) : LZ_OK;
+}
+
+lz_err server_status_get(struct server *s, struct server_status *out, char *detail, size_t cap)
+{
+	struct store_detail sd = { "" };
+	lz_err err;
+
+	memset(out, 0, sizeof(*out));
+	err = s->ops->stats(s->store, &out->store, &sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "%s backend stats: %s", s->ops->name, sd.text);
+	out->backend = s->ops->name;
+	out->location = storage_is_persistent(s) ? s->shown : "";
+	out->migrated_from = s->migrated_from;
+	out->wal_enabled = s->wal != NULL;
+	if (s->wal != NULL) {
+		out->wal_bytes = wal_size_bytes(s->wal);
+		out->wal_segments = wal_segment_count(s->wal);
+		out->wal_first_lsn = wal_first_lsn(s->wal);
+		out->wal_last_lsn = wal_last_lsn(s->wal);
+	}
+	out->wal_dir = s->wal != NULL ? s->wal_dir : "";
+	out->applied_lsn = s->applied_lsn;
+	out->durable_lsn = s->durable_lsn;
+	out->last_fold_ms = s->last_fold_ms;
+	out->last_fold_took_ms = s->last_fold_took_ms;
+	out->broker_connected = s->peer != 0;
+	out->appends = s->appends;
+	out->records = s->records;
+	out->syncs = s->syncs;
+	return LZ_OK;
+}
+
+lz_err server_export(struct server *s, FILE *out, const char *path, const struct export_progress *progress,
+		     struct export_counts *counts, struct server_refusal *r, char *detail, size_t cap)
+{
+	lz_err err = fold_now(s, "export", detail, cap);
+
+	r->code = LZ_OK;
+	if (err != LZ_OK)
+		return err;
+	err = export_write(s->ops, s->store, out, path, progress, counts, r->text, sizeof(r->text));
+	if (err != LZ_OK)
+		r->code = err;
+	return LZ_OK;
+}
+
+struct import_ctx {
+	struct server *s;
+	struct store_detail sd;
+	lz_err store_err; /* a failure of the backend (not of the file) */
+	char *known;      /* the entity the previous message belonged to (they come grouped) */
+};
+
+static lz_err import_entity(void *arg, const struct jrec_load_entity *e, char *detail, size_t cap)
+{
+	struct import_ctx *ic = arg;
+	lz_err err = ic->s->ops->put_entity(ic->s->store, e, &ic->sd);
+
+	if (err != LZ_OK) {
+		ic->store_err = err;
+		fail(detail, cap, err, "%s backend: entity %s: %s", ic->s->ops->name, e->path, ic->sd.text);
+	}
+	return err;
+}
+
+static lz_err import_message(void *arg, const struct jrec_load_message *m, char *detail, size_t cap)
+{
+	struct import_ctx *ic = arg;
+	struct jrec_load_entity e;
+	lz_err err;
+
+	if (ic->known == NULL || strcasecmp(ic->known, m->place.path) != 0) {
+		err = ic->s->ops->get_entity(ic->s->store, m->place.path, &e, &ic->sd);
+		if (err == LZ_ENOTFOUND)
+			return fail(detail, cap, LZ_EPARSE, "message %s/%" PRIu64 " belongs to an entity the file "
+					    "does not declare", m->place.path, m->place.seq);
+		if (err != LZ_OK) {
+			ic->store_err = err;
+			return fail(detail, cap, err, "%s backend: entity %s: %s", ic->s->ops->name, m->place.path,
+				    ic->sd.text);
+		}
+		journal_load_entity_release(&e);
+		free(ic->known);
+		ic->known = strdup(m->place.path);
+		if (ic->known == NULL)
+			return fail(detail, cap, LZ_ENOMEM, "out of memory");
+	}
+	err = ic->s->ops->put_message(ic->s->store, m, &ic->sd);
+	if (err != LZ_OK) {
+		ic->store_err = err;
+		fail(detail, cap, err, "%s backend: message %s/%" PRIu64 ": %s", ic->s->ops->name, m->place.path,
+		     m->place.seq, ic->sd.text);
+	}
+	return err;
+}
+
+static lz_err import_delete_one(void *arg, const char *path)
+{
+	struct import_ctx *ic = arg;
+	lz_err err = ic->s->ops->delete_entity(ic->s->store, path, &ic->sd);
+
+	if (err != LZ_OK)
+		ic->store_err = err;
+	return err;
+}
+
+/* A fresh store id: the state is no longer what a running broker may hold, and a broker that
+ * reconnects sees the new id in the WELCOME and reloads. */
+static lz_err store_id_renew(struct server *s, char *detail, size_t cap)
+{
+	char path[SERVER_PATH_MAX];
+	lz_err err;
+
+	if (!storage_is_persistent(s))
+		return random_fill(s->store_id, sizeof(s->store_id), detail, cap);
+	if (path_join(path, sizeof(path), s->cfg->data_dir, "store_id") != LZ_OK)
+		return fail(detail, cap, LZ_ETOOBIG, "data_dir %s: path too long", s->cfg->data_dir);
+	err = random_fill(s->store_id, sizeof(s->store_id), detail, cap);
+	if (err == LZ_OK)
+		err = store_id_create(s->cfg->data_dir, path, s->store_id, detail, cap);
+	return err;
+}
+
+lz_err server_import(struct server *s, FILE *in, const char *path, bool replace,
+		     const struct export_progress *progress, struct export_counts *counts, struct server_refusal *r,
+		     char *detail, size_t cap)
+{
+	struct import_ctx ic = { .s = s, .store_err = LZ_OK };
+	struct export_sink sink = { import_entity, import_message, &ic };
+	struct store_stats st;
+	char why[1024] = "";
+	lz_err err;
+
+	r->code = LZ_OK;
+	memset(counts, 0, sizeof(*counts));
+	if (s->peer != 0) {
+		refuse(r, LZ_ESTATE, "a broker is connected and holds the state in memory: stop the broker, import, "
+				     "then start it again");
+		return LZ_OK;
+	}
+	err = fold_now(s, "import", detail, cap);
+	if (err != LZ_OK)
+		return err;
+	err = s->ops->stats(s->store, &st, &ic.sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "%s backend stats: %s", s->ops->name, ic.sd.text);
+	if ((st.entities != 0 || st.messages != 0) && !replace) {
+		refuse(r, LZ_EEXIST, "the %s store is not empty (%" PRIu64 " entities, %" PRIu64 " messages): pass "
+				     "--replace to replace its contents",
+		       s->ops->name, st.entities, st.messages);
+		return LZ_OK;
+	}
+	err = s->ops->begin(s->store, &ic.sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "%s backend begin: %s", s->ops->name, ic.sd.text);
+	/* One transaction: the old contents go and the file's come in atomically, or nothing changes. */
+	if (replace)
+		err = s->ops->list_entities(s->store, "", import_delete_one, &ic, &ic.sd);
+	if (err == LZ_OK)
+		err = export_read(in, path, &sink, progress, counts, why, sizeof(why));
+	free(ic.known);
+	if (err != LZ_OK) {
+		s->ops->rollback(s->store);
+		if (ic.store_err != LZ_OK)
+			return fail(detail, cap, ic.store_err, "import from %s: %s", path, why[0] ? why : ic.sd.text);
+		refuse(r, err, "%s; nothing was changed", why);
+		return LZ_OK;
+	}
+	err = s->ops->commit(s->store, s->durable_lsn, &ic.sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "%s backend commit of the import: %s", s->ops->name, ic.sd.text);
+	s->applied_lsn = s->durable_lsn;
+	LZ_LOG(LOG_INFO, "imported an export file", "file=\"%s\" entities=%" PRIu64 " messages=%" PRIu64
+	       " replaced=%d backend=%s", path, counts->entities, counts->messages, (int)replace, s->ops->name);
+	return store_id_renew(s, detail, cap);
+}
+
+lz_err server_compact(struct server *s, char *detail, size_t cap)
+{
+	struct store_detail sd = { "" };
+	lz_err err = fold_now(s, "compact", detail, cap);
+
+	if (err != LZ_OK)
+		return err;
+	err = s->ops->compact(s->store, &sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "compacting the %s backend failed: %s", s->ops->name, sd.text);
+	LZ_LOG(LOG_INFO, "compacted the backend", "backend=%s", s->ops->name);
+	return LZ_OK;
+}
+
+lz_err server_purge(struct server *s, struct server_refusal *r, char *detail, size_t cap)
+{
+	struct store_detail sd = { "" };
+	lz_err err;
+
+	r->code = LZ_OK;
+	if (s->peer != 0) {
+		refuse(r, LZ_ESTATE, "a broker is connected and holds the state in memory: stop the broker first");
+		return LZ_OK;
+	}
+	err = fold_now(s, "purge", detail, cap);
+	if (err != LZ_OK)
+		return err;
+	err = s->ops->purge(s->store, &sd);
+	/* The WAL's records are all folded: the store must say so, or a restart would fold them again. */
+	if (err == LZ_OK)
+		err = s->ops->begin(s->store, &sd);
+	if (err == LZ_OK)
+		err = s->ops->commit(s->store, s->durable_lsn, &sd);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "purging the %s backend failed: %s", s->ops->name, sd.text);
+	s->applied_lsn = s->durable_lsn;
+	LZ_LOG(LOG_WARN, "purged every entity and message", "backend=%s lsn=%" PRIu64, s->ops->name, s->durable_lsn);
+	return store_id_renew(s, detail, cap);
+}
+
+/* Writes the migration record durably: temp file, fsync, rename, directory fsync. */
+static lz_err migrated_write(const char *dir, const char *type, const char *location, char *detail, size_t cap)
+{
+	char path[SERVER_PATH_MAX], tmp[SERVER_PATH_MAX];
+	struct strbuf line = STRBUF_INIT;
+	lz_err err;
+	int fd;
+
+	if (path_join(path, sizeof(path), dir, MIGRATED_NAME) != LZ_OK ||
+	    path_join(tmp, sizeof(tmp), dir, MIGRATED_NAME ".tmp") != LZ_OK)
+		return fail(detail, cap, LZ_ETOOBIG, "data_dir %s: path too long", dir);
+	err = strbuf_addf(&line, "%s:%s\n", type, location);
+	if (err != LZ_OK)
+		return fail(detail, cap, err, "out of memory");
+	fd = fsio_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = fail(detail, cap, LZ_ESYS, "cannot create %s: %s", tmp, strerror(errno));
+		goto out_release;
+	}
+	err = fsio_write_all(&fsio_real, fd, line.data, line.len);
+	if (err == LZ_OK && fsio_real.fsync(fd) != 0)
+		err = LZ_ESYS;
+	if (fsio_real.close(fd) != 0 && err == LZ_OK)
+		err = LZ_ESYS;
+	if (err == LZ_OK && fsio_real.rename(tmp, path) != 0)
+		err = LZ_ESYS;
+	if (err == LZ_OK && fsio_fsync_dir(&fsio_real, dir) != LZ_OK)
+		err = LZ_ESYS;
+	if (err != LZ_OK)
+		err = fail(detail, cap, LZ_ESYS, "cannot write %s: %s", path, strerror(errno));
+out_release:
+	strbuf_release(&line);
+	return err;
+}
+
+lz_err server_migrate(struct server *s, const char *spec, struct server_refusal *r, char *detail, size_t cap)
+{
+	const struct settings *cfg = s->cfg;
+	struct store_config sc = { NULL, cfg->pretty_json, cfg->redis_prefix };
+	struct store_detail sd = { "" };
+	const char *colon = strchr(spec, ':');
+	const struct store_ops *ops;
+	char type[16], location[SERVER_PATH_MAX], shown[SERVER_PATH_MAX];
+	store *to = NULL;
+	lz_err err;
+
+	r->code = LZ_OK;
+	if ((colon != NULL ? (size_t)(colon - spec) : strlen(spec)) >= sizeof(type) ||
+	    (colon != NULL && strlen(colon + 1) >= sizeof(location))) {
+		refuse(r, LZ_EINVAL, "'%s' is not TYPE[:LOCATION]", spec);
+		return LZ_OK;
+	}
+	snprintf(type, sizeof(type), "%.*s", colon != NULL ? (int)(colon - spec) : (int)strlen(spec), spec);
+	ops = store_ops_find(type);
+	if (ops == NULL || ops == &store_memory_ops) {
+		refuse(r, LZ_EINVAL, "'%s' is not a backend to migrate to: use sqlite, json or redis", type);
+		return LZ_OK;
+	}
+	if (colon != NULL && colon[1] != '\0')
+		snprintf(location, sizeof(location), "%s", colon + 1);
+	else if (ops == &store_sqlite_ops)
+		snprintf(location, sizeof(location), "%s", cfg->sqlite_path);
+	else if (ops == &store_json_ops)
+		snprintf(location, sizeof(location), "%s", cfg->json_path);
+	else
+		snprintf(location, sizeof(location), "%s", cfg->redis_url);
+	location_mask(location, shown, sizeof(shown));
+	if (ops == s->ops && strcmp(location, s->location) == 0) {
+		refuse(r, LZ_EINVAL, "%s:%s is the store in use", type, shown);
+		return LZ_OK;
+	}
+	if (!storage_is_persistent(s)) {
+		refuse(r, LZ_ESTATE, "the in-memory backend keeps no WAL: migrating from it is not supported");
+		return LZ_OK;
+	}
+	err = fold_now(s, "migrate", detail, cap);
+	if (err != LZ_OK)
+		return err;
+	sc.location = location;
+	err = ops->open(&sc, &to, &sd);
+	if (err != LZ_OK) {
+		refuse(r, err, "cannot open the %s backend at %s: %s", type, shown, sd.text);
+		return LZ_OK;
+	}
+	err = store_copy(s->ops, s->store, ops, to, &sd);
+	if (err == LZ_EEXIST) {
+		ops->close(to);
+		refuse(r, err, "the %s store at %s is not empty: purge it or choose another location", type, shown);
+		return LZ_OK;
+	}
+	if (err != LZ_OK) {
+		ops->close(to);
+		refuse(r, err, "copy to %s:%s failed (the state stays in %s): %s", type, shown, s->ops->name, sd.text);
+		return LZ_OK;
+	}
+	/* The record is the switch: once it is durable, a restart opens the new store. */
+	err = migrated_write(cfg->data_dir, type, location, detail, cap);
+	if (err != LZ_OK) {
+		ops->close(to);
+		return err;
+	}
+	snprintf(s->migrated_from, sizeof(s->migrated_from), "%s:%s", s->ops->name, s->shown);
+	s->ops->close(s->store);
+	s->ops = ops;
+	s->store = to;
+	snprintf(s->location, sizeof(s->location), "%s", location);
+	snprintf(s->shown, sizeof(s->shown), "%s", shown);
+	LZ_LOG(LOG_WARN, "migrated the state to another backend; set storage_type and its path to match",
+	       "from=%s to=%s:%s lsn=%" PRIu64, s->migrated_from, type, shown, s->applied_lsn);
+	return LZ_OK;
 }

@@ -60,9 +60,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "common/settings.h"
+#include "persistd/store.h"
 
 #define SERVER_POLL_MS 100                      /* longest idle receive: stop and fold latency */
 #define SERVER_SEND_TIMEOUT_MS 10000            /* a reply not taken by then is dropped */
@@ -73,7 +75,9 @@
 struct server;
 
 struct server_opts {
-	bool repair; /* --repair: cut a damaged WAL at the damage (copies kept) instead of refusing */
+	bool repair;  /* --repair: cut a damaged WAL at the damage (copies kept) instead of refusing */
+	bool offline; /* no sockets: the localzure command works on the store in-process (persistd is
+		       * stopped; the data directory lock keeps a persistd from starting meanwhile) */
 };
 
 /* Opens everything described above; *out is NULL on failure. */
@@ -83,6 +87,58 @@ lz_err server_open(const struct settings *cfg, const struct server_opts *opts, s
 /* Copies the (folded) backend into a new, empty backend described by `spec`, "TYPE:LOCATION"
  * (sqlite:FILE or json:DIR), for a backend swap; see store_copy(). */
 lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap);
+
+/* ---- operator commands: what the localzure command asks (persistd/control.c) -----------------
+ *
+ * They run on server_run's thread (or in the CLI's process with opts.offline), so appends wait
+ * while one runs. Each returns LZ_OK, or a fatal error (a WAL or backend I/O failure: persistd
+ * stops, as for any I/O error). A request refused for a reason the operator can fix (a broker
+ * is connected, the store is not empty, a bad file or target) returns LZ_OK with
+ * refusal->code set and refusal->text saying what to do; then nothing was changed.
+ */
+struct server_refusal {
+	lz_err code; /* LZ_OK: not refused */
+	char text[1536];
+};
+
+struct server_status {
+	const char *backend, *location;  /* borrowed from the server */
+	const char *migrated_from;       /* "TYPE:LOCATION" a migration replaced (this run or the record); "" */
+	struct store_stats store;
+	bool wal_enabled;
+	const char *wal_dir;
+	uint64_t wal_bytes, wal_segments, wal_first_lsn, wal_last_lsn;
+	uint64_t applied_lsn, durable_lsn;
+	int64_t last_fold_ms;            /* wall clock, ms since the epoch; 0: no fold since start */
+	double last_fold_took_ms;
+	bool broker_connected;
+	uint64_t appends, records, syncs; /* since start */
+};
+
+struct export_progress;
+struct export_counts;
+
+const struct settings *server_settings(const struct server *s);
+lz_err server_status_get(struct server *s, struct server_status *out, char *detail, size_t cap);
+/* Folds the WAL, then writes the whole state to `out` (persistd/export.h format); a failure to
+ * write the file is a refusal. */
+lz_err server_export(struct server *s, FILE *out, const char *path, const struct export_progress *progress,
+		     struct export_counts *counts, struct server_refusal *r, char *detail, size_t cap);
+/* Refused while a broker is connected, or when the store is not empty and !replace. In one backend
+ * transaction: with replace every entity (and message) is deleted, then the file's are put; a
+ * file error rolls everything back. The store id is renewed afterwards. */
+lz_err server_import(struct server *s, FILE *in, const char *path, bool replace,
+		     const struct export_progress *progress, struct export_counts *counts, struct server_refusal *r,
+		     char *detail, size_t cap);
+/* Folds, then compacts the backend (sqlite VACUUM, json orphan cleanup). */
+lz_err server_compact(struct server *s, char *detail, size_t cap);
+/* Refused while a broker is connected; deletes every entity and message; renews the store id. */
+lz_err server_purge(struct server *s, struct server_refusal *r, char *detail, size_t cap);
+/* "TYPE[:LOCATION]" (sqlite, json or redis; LOCATION defaults to the configured path of that
+ * type): folds, copies the state into the new (empty) store, writes <data_dir>/storage-migrated
+ * durably (from then on it names the backend at every start) and switches to the new store; the
+ * old one is closed and left as it was. */
+lz_err server_migrate(struct server *s, const char *spec, struct server_refusal *r, char *detail, size_t cap);
 
 /* The URL the server listens on (borrowed from the settings). */
 const char *server_url(const struct server *s);

@@ -3,14 +3,16 @@
  */
 #include "persistd/store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
-
+#include <stdlib.h>
 #include <string.h>
 
 static const struct store_ops *const store_all[] = {
 	&store_sqlite_ops,
 	&store_json_ops,
 	&store_memory_ops,
+	&store_redis_ops,
 };
 
 const struct store_ops *store_ops_find(const char *name)
@@ -22,6 +24,47 @@ const struct store_ops *store_ops_find(const char *name)
 			return store_all[i];
 	}
 	return NULL;
+}
+
+void store_detail_set(struct store_detail *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(d->text, sizeof(d->text), fmt, ap);
+	va_end(ap);
+}
+
+char *store_key_new(const char *path)
+{
+	size_t n = strlen(path);
+	char *key = malloc(n + 1);
+
+	if (key == NULL)
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		key[i] = (path[i] >= 'A' && path[i] <= 'Z') ? (char)(path[i] - 'A' + 'a') : path[i];
+	return key;
+}
+
+lz_err store_check_path(const char *backend, const char *path, struct store_detail *d)
+{
+	if (path == NULL || path[0] == '\0') {
+		store_detail_set(d, "%s: empty entity path", backend);
+		return LZ_EINVAL;
+	}
+	return LZ_OK;
+}
+
+lz_err store_check_tx(const char *backend, bool in_tx, bool want, const char *what, struct store_detail *d)
+{
+	if (in_tx != want) {
+		store_detail_set(d, "%s: %s %s a transaction", backend, what, want ? "outside" : "inside");
+		return LZ_ESTATE;
+	}
+	return LZ_OK;
 }
 
 struct copy_ctx {

@@ -12,8 +12,9 @@
  * the transaction's own writes. Exactly one transaction at a time; a store handle belongs to one
  * thread. commit(lsn) makes every write of the transaction and last_applied_lsn = lsn durable
  * atomically (sqlite: one transaction with synchronous=FULL; json: every file replaced with
- * temp + fsync + rename and the directories fsynced, last_applied_lsn written last; memory: no
- * durability beyond the process). After commit returns LZ_OK a crash loses nothing of it; after
+ * temp + fsync + rename and the directories fsynced, last_applied_lsn written last; redis: the
+ * writes buffered client-side, then one MULTI/EXEC on a server with appendfsync always; memory:
+ * no durability beyond the process). After commit returns LZ_OK a crash loses nothing of it; after
  * a crash before that, the store shows the previous commit exactly.
  *
  * Ownership: put_* borrow their arguments. get_* fill caller-provided structs the caller
@@ -40,8 +41,10 @@ struct store_detail {
 };
 
 struct store_config {
-	const char *location;  /* sqlite: database file; json: directory; memory: ignored */
+	const char *location;  /* sqlite: database file; json: directory; redis: redis:// URL;
+			        * memory: ignored */
 	bool pretty_json;      /* json: indent files for reading by hand */
+	const char *key_prefix; /* redis: prefix of every key (NULL: "localzure:") */
 };
 
 struct store_stats {
@@ -64,7 +67,7 @@ struct store_visitor {
 };
 
 struct store_ops {
-	const char *name; /* "sqlite", "json", "memory" */
+	const char *name; /* "sqlite", "json", "memory", "redis" */
 
 	lz_err (*open)(const struct store_config *cfg, store **out, struct store_detail *detail);
 	void (*close)(store *s); /* NULL is a no-op; an open transaction is rolled back */
@@ -103,9 +106,27 @@ struct store_ops {
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_json_ops;
 extern const struct store_ops store_memory_ops;
+/* Redis through hiredis (store_redis.c): needs a server with appendonly yes and appendfsync
+ * always, checked at open. */
+extern const struct store_ops store_redis_ops;
 
-/* The backend called `name` ("sqlite", "json", "memory"); NULL for any other name. */
+/* The backend called `name` ("sqlite", "json", "memory", "redis"); NULL for any other name. */
 const struct store_ops *store_ops_find(const char *name);
+
+/* ---- helpers the backends share ---- */
+
+/* Formats `d->text` (d may be NULL: nothing happens). */
+void store_detail_set(struct store_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* LZ_EINVAL ("<backend>: empty entity path") for a NULL or empty path. */
+lz_err store_check_path(const char *backend, const char *path, struct store_detail *d);
+
+/* LZ_ESTATE ("<backend>: <what> outside / inside a transaction") unless in_tx == want. */
+lz_err store_check_tx(const char *backend, bool in_tx, bool want, const char *what, struct store_detail *d);
+
+/* A lower-cased heap copy of `path` (ASCII folding: entity keys are case-insensitive); NULL when
+ * out of memory. */
+char *store_key_new(const char *path);
 
 /*
  * Copies everything in `from` into `to`, which must be empty (LZ_EEXIST otherwise, nothing

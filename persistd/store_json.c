@@ -81,6 +81,7 @@
  * compact and purge are refused inside a transaction (LZ_ESTATE), and so are writes outside one.
  */
 #include "persistd/store.h"
+#include "persistd/jsonform.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -134,25 +135,12 @@ struct store {
 	struct map dirty;  /* rel → struct json_dirty, for the open transaction */
 };
 
-static void detail_set(struct store_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void detail_set(struct store_detail *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->text, sizeof(d->text), fmt, ap);
-	va_end(ap);
-}
-
 /* LZ_ESYS naming the operation and the file, with errno's text. */
 static lz_err json_sys(struct store_detail *d, const char *op, const char *file)
 {
 	int e = errno;
 
-	detail_set(d, "json: cannot %s %s: %s", op, file, strerror(e));
+	store_detail_set(d, "json: cannot %s %s: %s", op, file, strerror(e));
 	return LZ_ESYS;
 }
 
@@ -190,7 +178,7 @@ static lz_err json_name(const char *path, char out[JSON_NAME_MAX + 1], struct st
 	size_t n = 0;
 
 	if (path == NULL || path[0] == '\0') {
-		detail_set(detail, "json: empty entity path");
+		store_detail_set(detail, "json: empty entity path");
 		return LZ_EINVAL;
 	}
 	for (size_t i = 0; path[i] != '\0'; i++) {
@@ -214,7 +202,7 @@ static lz_err json_name(const char *path, char out[JSON_NAME_MAX + 1], struct st
 	return LZ_OK;
 
 out_too_long:
-	detail_set(detail, "json: entity path '%.80s...' is too long for a file name", path);
+	store_detail_set(detail, "json: entity path '%.80s...' is too long for a file name", path);
 	return LZ_EINVAL;
 }
 
@@ -262,11 +250,21 @@ static char *b64_encode(const uint8_t *p, size_t n)
 	return out;
 }
 
+/* The alphabet's index of `c`, -1 for anything else ('=' included). Runs for every body byte read
+ * back, so it computes instead of searching the alphabet. */
 static int b64_value(char c)
 {
-	const char *p = c != '\0' ? strchr(b64_alphabet, c) : NULL;
-
-	return p != NULL ? (int)(p - b64_alphabet) : -1;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
 }
 
 /* Strict base64 (padding required, no white space) into a new buffer (NULL for zero bytes).
@@ -518,7 +516,7 @@ static void jr_fail(struct jr *r, lz_err err, const char *field, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	detail_set(r->detail, "json: %s: %s: %s", r->file, field, why);
+	store_detail_set(r->detail, "json: %s: %s: %s", r->file, field, why);
 }
 
 /* Member `name` of `obj`; NULL when missing (a failure when `required`) or after a failure. */
@@ -1246,7 +1244,7 @@ static lz_err json_file_read(store *s, const char *file, char **out, size_t *len
 		goto out_close;
 	}
 	if (st.st_size < 0 || (uint64_t)st.st_size > JSON_FILE_MAX) {
-		detail_set(detail, "json: %s: larger than %u bytes", file, JSON_FILE_MAX);
+		store_detail_set(detail, "json: %s: larger than %u bytes", file, JSON_FILE_MAX);
 		err = LZ_EPARSE;
 		goto out_close;
 	}
@@ -1259,7 +1257,7 @@ static lz_err json_file_read(store *s, const char *file, char **out, size_t *len
 	if (err == LZ_ESYS) {
 		err = json_sys(detail, "read", file);
 	} else if (err == LZ_ESHORT) {
-		detail_set(detail, "json: %s: shrank while being read", file);
+		store_detail_set(detail, "json: %s: shrank while being read", file);
 		err = LZ_ESYS;
 	}
 	if (err != LZ_OK)
@@ -1293,7 +1291,7 @@ static lz_err json_file_parse(store *s, const char *file, cJSON **out, struct st
 		return err;
 	*out = cJSON_ParseWithLengthOpts(buf, len, &end, false);
 	if (*out == NULL || !cJSON_IsObject(*out)) {
-		detail_set(detail, "json: %s: not a JSON object (byte %td)", file, end != NULL ? end - buf : (ptrdiff_t)0);
+		store_detail_set(detail, "json: %s: not a JSON object (byte %td)", file, end != NULL ? end - buf : (ptrdiff_t)0);
 		cJSON_Delete(*out);
 		*out = NULL;
 		err = LZ_EPARSE;
@@ -1954,7 +1952,7 @@ static lz_err json_init(store *s, struct store_detail *detail)
 	if (err == LZ_OK)
 		err = json_each_msgdir(s, json_has_files, &any, detail);
 	if (err == LZ_OK && any) {
-		detail_set(detail, "json: %s/meta.json is missing but the directory holds entities or messages",
+		store_detail_set(detail, "json: %s/meta.json is missing but the directory holds entities or messages",
 			   s->dir);
 		err = LZ_EPARSE;
 	}
@@ -1988,7 +1986,7 @@ static lz_err json_load_entity(store *s, const char *file, const char *fname, st
 		return err;
 	if (json_name(e.path, name, NULL) != LZ_OK || strncmp(fname, name, strlen(name)) != 0 ||
 	    strcmp(fname + strlen(name), ".json") != 0) {
-		detail_set(detail, "json: %s: holds entity '%s', which belongs in another file", file, e.path);
+		store_detail_set(detail, "json: %s: holds entity '%s', which belongs in another file", file, e.path);
 		err = LZ_EPARSE;
 	} else {
 		err = store_memory_ops.put_entity(s->mem, &e, detail);
@@ -2022,7 +2020,7 @@ static lz_err json_load_message(store *s, const char *file, const char *dname, c
 	if (want == NULL || have == NULL) {
 		err = LZ_ENOMEM;
 	} else if (strcmp(want, have) != 0) {
-		detail_set(detail, "json: %s: holds message %" PRIu64 " of '%s', which belongs in another file", file,
+		store_detail_set(detail, "json: %s: holds message %" PRIu64 " of '%s', which belongs in another file", file,
 			   m.place.seq, m.place.path);
 		err = LZ_EPARSE;
 	} else {
@@ -2136,7 +2134,7 @@ static lz_err json_open(const struct store_config *cfg, store **out, struct stor
 
 	*out = NULL;
 	if (cfg->location == NULL || cfg->location[0] == '\0') {
-		detail_set(detail, "json: no directory given");
+		store_detail_set(detail, "json: no directory given");
 		return LZ_EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -2162,7 +2160,7 @@ static lz_err json_open(const struct store_config *cfg, store **out, struct stor
 		goto out_close;
 	err = json_file_parse(s, manifest_file, &manifest, detail);
 	if (err == LZ_OK && !found) {
-		detail_set(detail, "json: %s exists but meta.json does not", manifest_file);
+		store_detail_set(detail, "json: %s exists but meta.json does not", manifest_file);
 		err = LZ_EPARSE;
 	}
 	if (err == LZ_OK) {
@@ -2206,15 +2204,6 @@ out_close:
 /* Operations                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static lz_err json_check_tx(const store *s, bool want, const char *what, struct store_detail *detail)
-{
-	if (s->in_tx != want) {
-		detail_set(detail, "json: %s %s a transaction", what, want ? "outside" : "inside");
-		return LZ_ESTATE;
-	}
-	return LZ_OK;
-}
-
 /* Remembers that `rel` must be written or deleted at commit; takes `rel`. */
 static lz_err json_dirty_add(store *s, char *rel, enum json_dirty_kind kind, const char *path,
 			     enum journal_where where, uint64_t seq)
@@ -2253,10 +2242,10 @@ out_free_rel:
 
 static lz_err json_begin(store *s, struct store_detail *detail)
 {
-	lz_err err = json_check_tx(s, false, "begin", detail);
+	lz_err err = store_check_tx("json", s->in_tx, false, "begin", detail);
 
 	if (err == LZ_OK && s->failed) {
-		detail_set(detail, "json: an earlier write to %s failed; close and reopen the store", s->dir);
+		store_detail_set(detail, "json: an earlier write to %s failed; close and reopen the store", s->dir);
 		err = LZ_ESTATE;
 	}
 	if (err == LZ_OK)
@@ -2277,7 +2266,7 @@ static void json_rollback(store *s)
 
 static lz_err json_commit(store *s, uint64_t lsn, struct store_detail *detail)
 {
-	lz_err err = json_check_tx(s, true, "commit", detail);
+	lz_err err = store_check_tx("json", s->in_tx, true, "commit", detail);
 
 	if (err != LZ_OK)
 		return err;
@@ -2296,7 +2285,7 @@ static lz_err json_commit(store *s, uint64_t lsn, struct store_detail *detail)
 static lz_err json_put_entity(store *s, const struct jrec_load_entity *e, struct store_detail *detail)
 {
 	char name[JSON_NAME_MAX + 1];
-	lz_err err = json_check_tx(s, true, "put", detail);
+	lz_err err = store_check_tx("json", s->in_tx, true, "put", detail);
 
 	if (err == LZ_OK)
 		err = json_name(e->path, name, detail);
@@ -2315,7 +2304,7 @@ static lz_err json_get_entity(store *s, const char *path, struct jrec_load_entit
 static lz_err json_delete_entity(store *s, const char *path, struct store_detail *detail)
 {
 	char name[JSON_NAME_MAX + 1];
-	lz_err err = json_check_tx(s, true, "delete", detail);
+	lz_err err = store_check_tx("json", s->in_tx, true, "delete", detail);
 
 	if (err == LZ_OK)
 		err = json_name(path, name, detail);
@@ -2337,7 +2326,7 @@ static lz_err json_list_entities(store *s, const char *prefix, lz_err (*fn)(void
 static lz_err json_put_message(store *s, const struct jrec_load_message *m, struct store_detail *detail)
 {
 	char name[JSON_NAME_MAX + 1];
-	lz_err err = json_check_tx(s, true, "put", detail);
+	lz_err err = store_check_tx("json", s->in_tx, true, "put", detail);
 
 	if (err == LZ_OK)
 		err = json_name(m->place.path, name, detail);
@@ -2359,7 +2348,7 @@ static lz_err json_delete_message(store *s, const char *path, enum journal_where
 				  struct store_detail *detail)
 {
 	char name[JSON_NAME_MAX + 1];
-	lz_err err = json_check_tx(s, true, "delete", detail);
+	lz_err err = store_check_tx("json", s->in_tx, true, "delete", detail);
 
 	if (err == LZ_OK)
 		err = json_name(path, name, detail);
@@ -2451,7 +2440,7 @@ static lz_err json_compact(store *s, struct store_detail *detail)
 
 	if (messages == NULL)
 		return err;
-	err = json_check_tx(s, false, "compact", detail);
+	err = store_check_tx("json", s->in_tx, false, "compact", detail);
 	if (err == LZ_OK)
 		err = json_clean_temps(s, detail);
 	if (err == LZ_OK)
@@ -2471,10 +2460,10 @@ static lz_err json_purge_msgdir(store *s, const char *dir, const char *name, voi
 
 static lz_err json_purge(store *s, struct store_detail *detail)
 {
-	lz_err err = json_check_tx(s, false, "purge", detail);
+	lz_err err = store_check_tx("json", s->in_tx, false, "purge", detail);
 
 	if (err == LZ_OK && s->failed) {
-		detail_set(detail, "json: an earlier write to %s failed; close and reopen the store", s->dir);
+		store_detail_set(detail, "json: an earlier write to %s failed; close and reopen the store", s->dir);
 		err = LZ_ESTATE;
 	}
 	if (err == LZ_OK)
@@ -2512,3 +2501,33 @@ const struct store_ops store_json_ops = {
 	.compact = json_compact,
 	.purge = json_purge,
 };
+
+/* ------------------------------------------------------------------------------------------ */
+/* The JSON form for other modules (persistd/jsonform.h)                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+cJSON *jsonform_entity_new(const struct jrec_load_entity *e)
+{
+	return json_entity_new(e);
+}
+
+cJSON *jsonform_message_new(const struct jrec_load_message *m)
+{
+	return json_message_new(m);
+}
+
+lz_err jsonform_entity_read(const cJSON *root, const char *where, struct jrec_load_entity *out,
+			    struct store_detail *detail)
+{
+	struct jr r = { where, detail, LZ_OK };
+
+	return jr_entity(&r, root, out);
+}
+
+lz_err jsonform_message_read(const cJSON *root, const char *where, struct jrec_load_message *out,
+			     struct store_detail *detail)
+{
+	struct jr r = { where, detail, LZ_OK };
+
+	return jr_message(&r, root, out);
+}

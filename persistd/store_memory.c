@@ -62,32 +62,6 @@ struct store {
 	size_t nundo, capundo;
 };
 
-static void detail_set(struct store_detail *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void detail_set(struct store_detail *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->text, sizeof(d->text), fmt, ap);
-	va_end(ap);
-}
-
-/* A lower-cased heap copy of `path` (ASCII folding: the C locale's tolower). */
-static char *mem_key_new(const char *path)
-{
-	size_t n = strlen(path);
-	char *key = malloc(n + 1);
-
-	if (key == NULL)
-		return NULL;
-	for (size_t i = 0; i <= n; i++)
-		key[i] = (path[i] >= 'A' && path[i] <= 'Z') ? (char)(path[i] - 'A' + 'a') : path[i];
-	return key;
-}
-
 static void mem_msg_key(char out[MEM_MSG_KEY_LEN], enum journal_where where, uint64_t seq)
 {
 	snprintf(out, MEM_MSG_KEY_LEN, "%d:%" PRIu64, (int)where, seq);
@@ -120,7 +94,7 @@ static lz_err mem_item_new(const struct jrec *r, struct mem_item **out, struct s
 	*out = NULL;
 	err = journal_encode(r, &b);
 	if (err != LZ_OK) {
-		detail_set(detail, "memory: %s does not encode: %s", journal_type_name(r->type), err_str(err));
+		store_detail_set(detail, "memory: %s does not encode: %s", journal_type_name(r->type), err_str(err));
 		goto out_release_buf;
 	}
 	it = calloc(1, sizeof(*it) + b.len);
@@ -147,25 +121,16 @@ static lz_err mem_item_decode(const struct mem_item *it, enum journal_type type,
 		return LZ_OK;
 	journal_rec_release(r);
 	if (err == LZ_EPARSE || err == LZ_EUNSUPPORTED) {
-		detail_set(detail, "memory: '%s' does not decode: %s", key, why);
+		store_detail_set(detail, "memory: '%s' does not decode: %s", key, why);
 		err = LZ_EPARSE;
 	}
 	return err;
 }
 
-static lz_err mem_check_path(const char *path, struct store_detail *detail)
-{
-	if (path == NULL || path[0] == '\0') {
-		detail_set(detail, "memory: empty entity path");
-		return LZ_EINVAL;
-	}
-	return LZ_OK;
-}
-
 static lz_err mem_check_tx(const store *s, struct store_detail *detail)
 {
 	if (!s->in_tx) {
-		detail_set(detail, "memory: write outside a transaction");
+		store_detail_set(detail, "memory: write outside a transaction");
 		return LZ_ESTATE;
 	}
 	return LZ_OK;
@@ -384,7 +349,7 @@ static void mem_close(store *s)
 static lz_err mem_begin(store *s, struct store_detail *detail)
 {
 	if (s->in_tx) {
-		detail_set(detail, "memory: a transaction is already open");
+		store_detail_set(detail, "memory: a transaction is already open");
 		return LZ_ESTATE;
 	}
 	s->in_tx = true;
@@ -417,7 +382,7 @@ static lz_err mem_put_entity(store *s, const struct jrec_load_entity *e, struct 
 
 	err = mem_check_tx(s, detail);
 	if (err == LZ_OK)
-		err = mem_check_path(e->path, detail);
+		err = store_check_path("memory", e->path, detail);
 	if (err != LZ_OK)
 		return err;
 	r.u.load_entity = *e;
@@ -425,7 +390,7 @@ static lz_err mem_put_entity(store *s, const struct jrec_load_entity *e, struct 
 	if (err != LZ_OK)
 		return err;
 	it->path = strdup(e->path);
-	key = mem_key_new(e->path);
+	key = store_key_new(e->path);
 	if (it->path == NULL || key == NULL) {
 		err = LZ_ENOMEM;
 		goto out_free_item;
@@ -451,15 +416,15 @@ static lz_err mem_get_entity(store *s, const char *path, struct jrec_load_entity
 	lz_err err;
 
 	memset(out, 0, sizeof(*out));
-	err = mem_check_path(path, detail);
+	err = store_check_path("memory", path, detail);
 	if (err != LZ_OK)
 		return err;
-	key = mem_key_new(path);
+	key = store_key_new(path);
 	if (key == NULL)
 		return LZ_ENOMEM;
 	it = mem_slot_get(s, key, false, JWHERE_MAIN, 0);
 	if (it == NULL) {
-		detail_set(detail, "memory: no entity '%s'", path);
+		store_detail_set(detail, "memory: no entity '%s'", path);
 		err = LZ_ENOTFOUND;
 		goto out_free_key;
 	}
@@ -508,10 +473,10 @@ static lz_err mem_delete_entity(store *s, const char *path, struct store_detail 
 
 	err = mem_check_tx(s, detail);
 	if (err == LZ_OK)
-		err = mem_check_path(path, detail);
+		err = store_check_path("memory", path, detail);
 	if (err != LZ_OK)
 		return err;
-	key = mem_key_new(path);
+	key = store_key_new(path);
 	if (key == NULL)
 		return LZ_ENOMEM;
 	b = map_get(&s->buckets, key);
@@ -530,7 +495,7 @@ static lz_err mem_delete_entity(store *s, const char *path, struct store_detail 
 	if (err != LZ_OK || existed)
 		goto out_free_key;
 out_not_found:
-	detail_set(detail, "memory: no entity '%s'", path);
+	store_detail_set(detail, "memory: no entity '%s'", path);
 	err = LZ_ENOTFOUND;
 out_free_key:
 	free(key);
@@ -598,7 +563,7 @@ static lz_err mem_list_entities(store *s, const char *prefix, lz_err (*fn)(void 
 				struct store_detail *detail)
 {
 	struct mem_names names;
-	char *key = mem_key_new(prefix != NULL ? prefix : "");
+	char *key = store_key_new(prefix != NULL ? prefix : "");
 	lz_err err;
 
 	(void)detail;
@@ -624,7 +589,7 @@ static lz_err mem_put_message(store *s, const struct jrec_load_message *m, struc
 
 	err = mem_check_tx(s, detail);
 	if (err == LZ_OK)
-		err = mem_check_path(m->place.path, detail);
+		err = store_check_path("memory", m->place.path, detail);
 	if (err != LZ_OK)
 		return err;
 	r.u.load_message = *m;
@@ -634,7 +599,7 @@ static lz_err mem_put_message(store *s, const struct jrec_load_message *m, struc
 	it->where = m->place.where;
 	it->seq = m->place.seq;
 	it->state = mem_state_of(m);
-	key = mem_key_new(m->place.path);
+	key = store_key_new(m->place.path);
 	if (key == NULL) {
 		mem_item_free(it);
 		return LZ_ENOMEM;
@@ -657,15 +622,15 @@ static lz_err mem_get_message(store *s, const char *path, enum journal_where whe
 	lz_err err;
 
 	memset(out, 0, sizeof(*out));
-	err = mem_check_path(path, detail);
+	err = store_check_path("memory", path, detail);
 	if (err != LZ_OK)
 		return err;
-	key = mem_key_new(path);
+	key = store_key_new(path);
 	if (key == NULL)
 		return LZ_ENOMEM;
 	it = mem_slot_get(s, key, true, where, seq);
 	if (it == NULL) {
-		detail_set(detail, "memory: no message %" PRIu64 " (where %d) in '%s'", seq, (int)where, path);
+		store_detail_set(detail, "memory: no message %" PRIu64 " (where %d) in '%s'", seq, (int)where, path);
 		err = LZ_ENOTFOUND;
 		goto out_free_key;
 	}
@@ -686,10 +651,10 @@ static lz_err mem_delete_message(store *s, const char *path, enum journal_where 
 
 	err = mem_check_tx(s, detail);
 	if (err == LZ_OK)
-		err = mem_check_path(path, detail);
+		err = store_check_path("memory", path, detail);
 	if (err != LZ_OK)
 		return err;
-	key = mem_key_new(path);
+	key = store_key_new(path);
 	if (key == NULL)
 		return LZ_ENOMEM;
 	if (mem_slot_get(s, key, true, where, seq) != NULL) {
@@ -698,7 +663,7 @@ static lz_err mem_delete_message(store *s, const char *path, enum journal_where 
 			err = mem_write(s, key, true, where, seq, NULL, &existed);
 	}
 	if (err == LZ_OK && !existed) {
-		detail_set(detail, "memory: no message %" PRIu64 " (where %d) in '%s'", seq, (int)where, path);
+		store_detail_set(detail, "memory: no message %" PRIu64 " (where %d) in '%s'", seq, (int)where, path);
 		err = LZ_ENOTFOUND;
 	}
 	free(key);
@@ -859,7 +824,7 @@ static lz_err mem_stats(store *s, struct store_stats *out, struct store_detail *
 static lz_err mem_compact(store *s, struct store_detail *detail)
 {
 	if (s->in_tx) {
-		detail_set(detail, "memory: compact inside a transaction");
+		store_detail_set(detail, "memory: compact inside a transaction");
 		return LZ_ESTATE;
 	}
 	return LZ_OK;
@@ -868,7 +833,7 @@ static lz_err mem_compact(store *s, struct store_detail *detail)
 static lz_err mem_purge(store *s, struct store_detail *detail)
 {
 	if (s->in_tx) {
-		detail_set(detail, "memory: purge inside a transaction");
+		store_detail_set(detail, "memory: purge inside a transaction");
 		return LZ_ESTATE;
 	}
 	mem_clear(s);

@@ -79,6 +79,11 @@ struct wal_scan {
 	struct wal_segment damaged_seg; /* its valid prefix when damaged_offset > 0 */
 	lz_err damage_err;
 	char what[WAL_WHAT_MAX];
+
+	/* wal_inspect only (NULL in wal_open): called with every valid record, in LSN order */
+	lz_err (*visit)(void *arg, const struct journal_rec *r);
+	void *visit_arg;
+	bool visit_stopped; /* visit returned an error, and the scan returns it as it is */
 };
 
 static void detail_set(char *detail, size_t cap, const char *fmt, ...)
@@ -349,6 +354,13 @@ static lz_err wal_records_verify(struct wal_scan *sc, struct wal_reader *rd, siz
 			sc->expect++;
 			sc->records++;
 			off += size;
+			if (sc->visit != NULL) {
+				err = sc->visit(sc->visit_arg, &rec);
+				if (err != LZ_OK) {
+					sc->visit_stopped = true;
+					break;
+				}
+			}
 			continue;
 		}
 		/* Even a record running past the end is torn only if nothing valid follows its
@@ -370,7 +382,7 @@ static lz_err wal_records_verify(struct wal_scan *sc, struct wal_reader *rd, siz
 		}
 		break;
 	}
-	if (err != LZ_OK)
+	if (err != LZ_OK && !sc->visit_stopped)
 		detail_set(detail, cap, "read %s: %s", path,
 			   err == LZ_ESYS ? strerror(errno) : err_str(err));
 	seg->size = off;
@@ -763,6 +775,70 @@ out_free_names:
 	free(names);
 out_close_wal:
 	wal_close(w);
+	return err;
+}
+
+lz_err wal_inspect(const char *dir, lz_err (*fn)(void *arg, const struct journal_rec *r),
+		   void *arg, struct wal_inspection *out, char *detail, size_t detail_cap)
+{
+	struct wal w = { .fd = -1, .io = &fsio_real };
+	struct wal_reader rd = { .io = &fsio_real };
+	struct wal_scan sc = { .visit = fn, .visit_arg = arg };
+	uint64_t *names = NULL;
+	size_t n = 0;
+	lz_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (dir == NULL || dir[0] == '\0' || strlen(dir) + 1 + WAL_NAME_LEN >= PATH_MAX) {
+		detail_set(detail, detail_cap, "wal directory name empty or too long");
+		return LZ_EINVAL;
+	}
+	w.dir = strdup(dir);
+	if (w.dir == NULL)
+		return LZ_ENOMEM;
+	err = wal_dir_list(&w, &names, &n, detail, detail_cap);
+	if (err != LZ_OK)
+		goto out_free_dir;
+	if (n > 0) {
+		w.segs = calloc(n, sizeof(*w.segs));
+		if (w.segs == NULL) {
+			err = LZ_ENOMEM;
+			goto out_free_names;
+		}
+	}
+	for (size_t i = 0; i < n && !sc.damaged; i++) {
+		err = wal_segment_verify(&w, &sc, &rd, names, i, i + 1 == n, detail, detail_cap);
+		if (err != LZ_OK)
+			goto out_free_segs;
+	}
+	out->segments = n;
+	out->records = sc.records;
+	out->first_lsn = sc.first;
+	out->last_lsn = sc.first != 0 ? sc.expect - 1 : 0;
+	for (size_t i = 0; i < w.nsegs; i++)
+		out->bytes += w.segs[i].size;
+	if (sc.damaged) {
+		out->damaged = true;
+		out->damage_err = sc.damage_err;
+		out->damaged_segment = names[sc.damaged_index];
+		out->damaged_offset = sc.damaged_offset;
+		out->later_segments = n - sc.damaged_index - 1;
+		snprintf(out->what, sizeof(out->what), "%s", sc.what);
+	} else if (sc.torn) {
+		out->torn = true;
+		out->torn_segment = names[n - 1];
+		out->torn_offset = sc.torn_offset;
+		out->torn_bytes = sc.torn_size - sc.torn_offset;
+	}
+	if (sc.damaged && sc.damaged_offset > 0)
+		out->bytes += sc.damaged_seg.size;
+out_free_segs:
+	free(rd.buf);
+	free(w.segs);
+out_free_names:
+	free(names);
+out_free_dir:
+	free(w.dir);
 	return err;
 }
 

@@ -15,6 +15,7 @@
  *                       returns LZ_OK, and only then may they be acked
  *   wal_drop_through()  after a durable fold: deletes segments wholly at or below an LSN
  *   wal_close()
+ * Tools (localzure wal dump/verify) call wal_inspect() instead: the same checks, read-only.
  *
  * Errors (lz_err; `detail`, when not NULL, gets a one-line explanation of at most detail_cap
  * bytes, ≥ 256 recommended):
@@ -92,6 +93,40 @@ struct wal_recovery {
  */
 lz_err wal_open(const struct wal_opts *opts, wal **out, struct wal_recovery *rec, char *detail,
 		size_t detail_cap);
+
+/* What wal_inspect found; the damage and torn-tail fields mean what they do in wal_open. */
+struct wal_inspection {
+	size_t segments;        /* segment files in the directory */
+	uint64_t records;       /* valid records before any damage or torn tail */
+	uint64_t first_lsn;     /* LSN of the first of them; 0: none */
+	uint64_t last_lsn;      /* LSN of the last of them; 0: none */
+	uint64_t bytes;         /* headers and valid records: where the intact data ends */
+
+	bool torn;              /* the last segment ends in a torn record: wal_open cuts it */
+	uint64_t torn_segment;  /* first_lsn naming that file */
+	uint64_t torn_offset;   /* where the valid part ends; 0: no complete header (deleted) */
+	uint64_t torn_bytes;    /* bytes wal_open would cut */
+
+	bool damaged;           /* damage wal_open refuses (then torn is false) */
+	lz_err damage_err;      /* LZ_ECRC or LZ_EPARSE, as wal_open would return */
+	uint64_t damaged_segment; /* first_lsn naming the damaged file */
+	uint64_t damaged_offset;  /* byte offset of the damage; 0: the file as a whole (header) */
+	size_t later_segments;    /* segment files after it, which --repair would set aside */
+	char what[WAL_WHAT_MAX];  /* the damage, in wal_open's words */
+};
+
+/*
+ * Checks the WAL in `dir` exactly as wal_open does, read-only: it creates, cuts, renames and
+ * locks nothing, so it may run while persistd appends (a record being written at that moment
+ * may show as a torn tail; a segment deleted by a fold meanwhile fails with LZ_ESYS). Calls fn
+ * (may be NULL) for every valid record in LSN order, up to the first damage or torn tail; the
+ * record and its payload are valid only during the call, and a non-LZ_OK return stops the walk
+ * and is returned as it is. Damage is not an error: it is reported in *out (OUT), which is
+ * filled whenever LZ_OK is returned. Errors: LZ_EINVAL (bad dir), LZ_ESYS (a missing directory
+ * included; errno text in detail), LZ_ENOMEM.
+ */
+lz_err wal_inspect(const char *dir, lz_err (*fn)(void *arg, const struct journal_rec *r),
+		   void *arg, struct wal_inspection *out, char *detail, size_t detail_cap);
 
 /*
  * Appends `n` records (payloads borrowed for the call) and makes them durable: one write and one

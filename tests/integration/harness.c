@@ -1400,3 +1400,15 @@ int h_run_suite(Suite *s)
 	}
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+char *h_state_dump(void)
+{
+	struct http_resp r;
+	char *text;
+
+	ck_assert_int_eq(http_get("/$emulator/state", &r), 200);
+	text = strdup(r.body);
+	ck_assert_ptr_nonnull(text);
+	http_resp_free(&r);
+	return text;
+}

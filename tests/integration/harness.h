@@ -301,6 +301,9 @@ char *user_prop(const struct http_resp *r, const char *name, bool *quoted);
 
 /* ---- emulator endpoints ------------------------------------------------------------------ */
 
+/* GET /$emulator/state: the broker's full canonical state dump (malloc'd; fails the test unless
+ * 200). Two equal dumps mean equal states, across restarts too (locks are not in it). */
+char *h_state_dump(void);
 /* GET /$emulator/clock → NowMs (fails the test unless 200). */
 int64_t emu_now_ms(void);
 /* POST /$emulator/clock/advance?ms=N, expecting 200 and NowMs == before + ms; returns NowMs. */

@@ -19,158 +19,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_pd.h"
 
 extern char **environ;
-
-/* ---- persistd process ------------------------------------------------------------------- */
-
-struct pd {
-	pid_t pid;
-	char data_dir[256];
-	char log_path[300];
-	char env_data[300], env_storage[64];
-	char env_extra[400]; /* one more LOCALZURE_ setting ("" for none) */
-};
-
-static const char *persistd_bin(void)
-{
-	static char path[1024];
-	const char *bin = getenv("LZ_PERSISTD_BIN");
-	const char *broker = getenv("LZ_BROKER_BIN");
-	const char *slash;
-
-	if (bin != NULL && *bin != '\0')
-		return bin;
-	ck_assert_msg(broker != NULL, "LZ_BROKER_BIN is not set");
-	slash = strrchr(broker, '/');
-	ck_assert_ptr_nonnull(slash);
-	/* <build>/broker/localzure-broker -> <build>/persistd/localzure-persistd */
-	snprintf(path, sizeof(path), "%.*s/../persistd/localzure-persistd", (int)(slash - broker), broker);
-	return path;
-}
-
-static size_t file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
-}
-
-/* True once `pattern` appears in `path` after byte `from`. */
-static bool log_has(const char *path, size_t from, const char *pattern)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	size_t n, size = file_size(path);
-	bool found;
-
-	if (f == NULL || size <= from) {
-		if (f != NULL)
-			fclose(f);
-		return false;
-	}
-	buf = malloc(size - from + 1);
-	ck_assert_ptr_nonnull(buf);
-	fseek(f, (long)from, SEEK_SET);
-	n = fread(buf, 1, size - from, f);
-	buf[n] = '\0';
-	fclose(f);
-	found = strstr(buf, pattern) != NULL;
-	free(buf);
-	return found;
-}
-
-static void pd_start(struct pd *p)
-{
-	size_t off = file_size(p->log_path);
-	char **env;
-	size_t k = 0, n = 0;
-	int64_t deadline;
-
-	for (char **e = environ; *e != NULL; e++)
-		n++;
-	env = calloc(n + 5, sizeof(*env));
-	ck_assert_ptr_nonnull(env);
-	for (char **e = environ; *e != NULL; e++) {
-		if (strncmp(*e, "LOCALZURE_", 10) != 0)
-			env[k++] = *e;
-	}
-	env[k++] = p->env_data;
-	env[k++] = p->env_storage;
-	if (p->env_extra[0] != '\0')
-		env[k++] = p->env_extra;
-	env[k] = NULL;
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
-		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		execve(persistd_bin(), (char *[]){ (char *)persistd_bin(), NULL }, env);
-		_exit(127);
-	}
-	free(env);
-	deadline = h_mono_ms() + 15000;
-	while (!log_has(p->log_path, off, "msg=\"ready\"")) {
-		int st;
-
-		ck_assert_msg(waitpid(p->pid, &st, WNOHANG) == 0, "persistd exited during start-up (status 0x%x); see %s",
-			      st, p->log_path);
-		ck_assert_msg(h_mono_ms() < deadline, "persistd not ready within 15 s; see %s", p->log_path);
-		h_sleep_ms(10);
-	}
-}
-
-static void pd_signal(struct pd *p, int sig, int *status)
-{
-	int st = 0;
-	int64_t deadline = h_mono_ms() + 20000;
-
-	if (p->pid <= 0)
-		return;
-	kill(p->pid, sig);
-	while (waitpid(p->pid, &st, WNOHANG) == 0) {
-		if (h_mono_ms() > deadline) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			break;
-		}
-		h_sleep_ms(5);
-	}
-	p->pid = 0;
-	if (status != NULL)
-		*status = st;
-}
-
-static void pd_init(struct pd *p, const char *storage)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	memset(p, 0, sizeof(*p));
-	snprintf(p->data_dir, sizeof(p->data_dir), "%s/lz-dur-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(p->data_dir));
-	snprintf(p->log_path, sizeof(p->log_path), "%s/persistd.log", p->data_dir);
-	snprintf(p->env_data, sizeof(p->env_data), "LOCALZURE_DATA_DIR=%s", p->data_dir);
-	snprintf(p->env_storage, sizeof(p->env_storage), "LOCALZURE_STORAGE_TYPE=%s", storage);
-}
-
-static void pd_cleanup(struct pd *p)
-{
-	char cmd[400];
-
-	pd_signal(p, SIGKILL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->data_dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void broker_start_durable(struct lzb *b, const struct pd *p)
-{
-	const char *env[] = { "LOCALZURE_DURABILITY=sync", p->env_data, "LOCALZURE_PERSISTD_TIMEOUT_MS=20000",
-			      "LOCALZURE_CLOCK=real", NULL };
-
-	lzb_start(b, env);
-}
 
 /* ---- the model of acknowledged operations ------------------------------------------------ */
 
@@ -509,18 +360,6 @@ START_TEST(persistd_unreachable_gives_503)
 }
 END_TEST
 
-static char *state_dump(void)
-{
-	struct http_resp r;
-	char *text;
-
-	ck_assert_int_eq(http_get("/$emulator/state", &r), 200);
-	text = strdup(r.body);
-	ck_assert_ptr_nonnull(text);
-	http_resp_free(&r);
-	return text;
-}
-
 /* Runs `localzure-persistd --copy-to SPEC` against `p`'s data dir; returns its exit status. */
 static int pd_copy_to(struct pd *p, const char *spec)
 {
@@ -553,7 +392,7 @@ START_TEST(backend_swap_sqlite_to_json)
 	ck_assert_int_eq(abandon_msg(&r), 200);
 	http_resp_free(&r);
 	recv_del_body("t/subscriptions/s", "m0");
-	before = state_dump();
+	before = h_state_dump();
 	lzb_stop_clean(&b);
 	pd_signal(&p, SIGTERM, &st);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "persistd stop 0x%x", st);
@@ -572,16 +411,16 @@ START_TEST(backend_swap_sqlite_to_json)
 	snprintf(p.env_extra, sizeof(p.env_extra), "LOCALZURE_JSON_PATH=%s", json_dir);
 	pd_start(&p);
 	broker_start_durable(&b, &p);
-	after = state_dump();
+	after = h_state_dump();
 	ck_assert_str_eq(after, before);
 	free(after);
 	/* The json backend keeps what comes next, across another crash. */
 	send_ok("q", "after the swap", NULL);
 	free(before);
-	before = state_dump();
+	before = h_state_dump();
 	lzb_kill9(&b);
 	broker_start_durable(&b, &p);
-	after = state_dump();
+	after = h_state_dump();
 	ck_assert_str_eq(after, before);
 	free(before);
 	free(after);

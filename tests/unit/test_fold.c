@@ -34,7 +34,7 @@ static void remove_tmpdir(void)
 static void open_store(const struct store_ops *ops, store **s)
 {
 	char location[300];
-	struct store_config cfg = { location, true };
+	struct store_config cfg = { .location = location, .pretty_json = true };
 	struct store_detail d = { "" };
 
 	snprintf(location, sizeof(location), "%s/%s", tmpdir, strcmp(ops->name, "sqlite") == 0 ? "store.db" : "json");

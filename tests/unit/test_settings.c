@@ -254,8 +254,15 @@ static const struct bad_case bad_cases[] = {
 	{ "namespace", "LOCALZURE_NAMESPACE", "my_ns", "letters, digits and hyphens" },
 	{ "namespace", "LOCALZURE_NAMESPACE", "n23456789012345678901234567890123456789012345678901",
 	  "1..50 letters" },
-	{ "storage_type", "LOCALZURE_STORAGE_TYPE", "redis", "in-memory (or memory), sqlite, json" },
-	{ "storage_type", "LOCALZURE_STORAGE_TYPE", "inmemory", "in-memory (or memory), sqlite, json" },
+	{ "storage_type", "LOCALZURE_STORAGE_TYPE", "cassandra", "in-memory (or memory), sqlite, json, redis" },
+	{ "storage_type", "LOCALZURE_STORAGE_TYPE", "inmemory", "in-memory (or memory), sqlite, json, redis" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "http://x", "redis://[:password@]host[:port][/db]" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "redis://", "redis://[:password@]host[:port][/db]" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "redis://h:0", "redis://[:password@]host[:port][/db]" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "redis://h:70000/1", "redis://[:password@]host[:port][/db]" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "redis://h/16", "redis://[:password@]host[:port][/db]" },
+	{ "redis_url", "LOCALZURE_REDIS_URL", "redis://h/x", "redis://[:password@]host[:port][/db]" },
+	{ "redis_prefix", "LOCALZURE_REDIS_PREFIX", "has space", "1..64 printable characters" },
 	{ "pretty_json", "LOCALZURE_PRETTY_JSON", "on", "true, false, 1, 0, yes, no" },
 	{ "pretty_json", "LOCALZURE_PRETTY_JSON", "2", "true, false, 1, 0, yes, no" },
 	{ "snapshot_interval", "LOCALZURE_SNAPSHOT_INTERVAL", "0", "1..86400 seconds" },
@@ -288,6 +295,32 @@ static const struct bad_case bad_cases[] = {
 };
 
 #define NBAD (sizeof bad_cases / sizeof bad_cases[0])
+
+/* The redis keys: defaults, and the URL forms the backend accepts. */
+START_TEST(test_redis_keys)
+{
+	static const char *const good[] = { "redis://127.0.0.1", "redis://h:6380", "redis://h:6380/15",
+					    "redis://:secret@h:1/0", "redis://h/" };
+	struct settings s;
+	char detail[DETAIL_CAP];
+
+	ck_assert_int_eq(settings_load(NULL, no_env, &s, detail, sizeof detail), LZ_OK);
+	ck_assert_str_eq(s.redis_url, "redis://127.0.0.1:6379/0");
+	ck_assert_str_eq(s.redis_prefix, "localzure:");
+	settings_release(&s);
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char var[128];
+		const char *envp[] = { var, "LOCALZURE_STORAGE_TYPE=redis", "LOCALZURE_REDIS_PREFIX=lz/test:", NULL };
+
+		snprintf(var, sizeof var, "LOCALZURE_REDIS_URL=%s", good[i]);
+		ck_assert_msg(settings_load(NULL, envp, &s, detail, sizeof detail) == LZ_OK, "%s: %s", var, detail);
+		ck_assert_str_eq(s.redis_url, good[i]);
+		ck_assert_str_eq(s.redis_prefix, "lz/test:");
+		ck_assert_int_eq(s.storage_type, SETTINGS_STORAGE_REDIS);
+		settings_release(&s);
+	}
+}
+END_TEST
 
 START_TEST(test_every_key_refused_from_env)
 {
@@ -651,6 +684,63 @@ START_TEST(test_no_detail_buffer)
 }
 END_TEST
 
+/* emulator_config: optional (unset by default), a path from either source, in the dump; and the
+ * `entities` section, which belongs to provisioning and is skipped whatever its shape. */
+START_TEST(test_emulator_config_and_entities)
+{
+	struct settings s, again;
+	struct strbuf dump = STRBUF_INIT;
+	char detail[DETAIL_CAP];
+	const char *path;
+
+	load_ok(NULL, no_env, &s);
+	ck_assert(!s.has_emulator_config);
+	ck_assert_ptr_null(s.emulator_config);
+	ck_assert_err(settings_dump(&s, &dump), LZ_OK);
+	expect_detail(strbuf_cstr(&dump), "# emulator_config: not set  # broker\n");
+	strbuf_release(&dump);
+	settings_release(&s);
+
+	load_ok(NULL, (const char *const[]){ "LOCALZURE_EMULATOR_CONFIG=/cfg/Config.json", NULL }, &s);
+	ck_assert(s.has_emulator_config);
+	ck_assert_str_eq(s.emulator_config, "/cfg/Config.json");
+	ck_assert_err(settings_dump(&s, &dump), LZ_OK);
+	expect_detail(strbuf_cstr(&dump), "emulator_config: \"/cfg/Config.json\"  # broker\n");
+	load_ok(yaml_write(strbuf_cstr(&dump)), no_env, &again);
+	ck_assert_str_eq(again.emulator_config, "/cfg/Config.json");
+	settings_release(&again);
+	strbuf_release(&dump);
+	settings_release(&s);
+	/* Empty means unset, as for every variable. */
+	load_ok(NULL, (const char *const[]){ "LOCALZURE_EMULATOR_CONFIG=", NULL }, &s);
+	ck_assert(!s.has_emulator_config);
+	settings_release(&s);
+	expect_file_error("emulator_config: ''\n", LZ_EINVAL, "1:18:", "invalid value '' for emulator_config");
+
+	/* `entities` of any shape is skipped, wherever it stands; the keys around it are read. */
+	path = yaml_write("http_port: 1\nentities:\n  queues:\n    - {name: q, lock_duration: PT1M}\n"
+			  "  topics: [{name: t, subscriptions: [{name: s, rules: [{name: r, sql_filter: '1=1'}]}]}]\n"
+			  "http_threads: 3\n");
+	load_ok(path, no_env, &s);
+	ck_assert_uint_eq(s.http_port, 1);
+	ck_assert_uint_eq(s.http_threads, 3);
+	settings_release(&s);
+	load_ok(yaml_write("entities: [1, [2, {a: b}]]\nhttp_port: 2\n"), no_env, &s);
+	ck_assert_uint_eq(s.http_port, 2);
+	settings_release(&s);
+	load_ok(yaml_write("entities:\n"), no_env, &s);
+	settings_release(&s);
+	/* Still an unknown key otherwise, and the message says `entities` is known. */
+	path = yaml_write("entity: {}\n");
+	ck_assert_err(settings_load(path, no_env, &s, detail, sizeof detail), LZ_EINVAL);
+	expect_detail(detail, "unknown key 'entity'");
+	expect_detail(detail, " and entities");
+	/* Not a variable. */
+	ck_assert_err(settings_load(NULL, (const char *const[]){ "LOCALZURE_ENTITIES=x", NULL }, &s, detail,
+				    sizeof detail), LZ_EINVAL);
+}
+END_TEST
+
 static Suite *settings_suite(void)
 {
 	Suite *s = suite_create("settings");
@@ -670,6 +760,8 @@ static Suite *settings_suite(void)
 	tcase_add_test(tc, test_enums_and_clock_start);
 	tcase_add_test(tc, test_dump_round_trip);
 	tcase_add_test(tc, test_no_detail_buffer);
+	tcase_add_test(tc, test_emulator_config_and_entities);
+	tcase_add_test(tc, test_redis_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,23 +1,40 @@
 /* Conformance suite for persistd's storage backends: one set of tests run against every backend
- * through its ops table (sqlite, json, memory), each in a fresh temporary directory: exact round
+ * through its ops table (sqlite, json, memory, redis), each in a fresh temporary directory (redis:
+ * a fresh key prefix on a private redis-server this process starts): exact round
  * trips of entities and messages (every field, every value type, binary bodies, extreme numbers),
  * deletes, missing keys, transactions (rollback, commit across reopen, close without commit),
  * load order and early stop, prefix listing, stats, purge and compact. Then the backend-specific
  * cases: json crash leftovers, an interrupted json commit, json files that do not parse, the
  * json layout, json write errors before and after the commit point; sqlite schema versions and
- * undecodable rows; store_ops_find. */
+ * undecodable rows; redis durability settings, connection and password errors, format versions,
+ * paged loads, purge scope, a server killed after a commit and a client killed before one, and
+ * the fold of a randomized workload agreeing with the core; store_ops_find.
+ *
+ * The redis backend needs redis-server (deploy/install-deps.sh installs it): main() starts one on
+ * a free loopback port with the durability settings the backend demands, and kills it at exit;
+ * without redis-server every redis test fails. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/duration.h"
@@ -25,9 +42,11 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/value.h"
+#include "persistd/fold.h"
 #include "persistd/store.h"
 #include "proto/journal.h"
 #include "proto/model.h"
+#include "workload.h"
 
 #define ck_assert_err(expr, want)                                                                   \
 	do {                                                                                        \
@@ -36,7 +55,7 @@
 			      err_name(want), fx->detail.text);                                     \
 	} while (0)
 
-static const char *const backends[] = { "sqlite", "json", "memory" };
+static const char *const backends[] = { "sqlite", "json", "memory", "redis" };
 
 #define NBACKENDS ((int)(sizeof(backends) / sizeof(backends[0])))
 
@@ -48,6 +67,7 @@ struct fixture {
 	bool persistent;
 	char dir[1100];
 	char location[1200];
+	char prefix[64]; /* redis: this test's key prefix */
 	struct store_config cfg;
 	store *s;
 	struct store_detail detail;
@@ -85,8 +105,197 @@ static void fx_reopen(struct fixture *fx)
 	fx_open(fx);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* A private redis-server                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+struct redis_server {
+	pid_t pid;
+	int port;
+	char dir[PATH_MAX];
+};
+
+/* The suite's server, started by main(); pid 0 if it could not start (why in redis_why). */
+static struct redis_server suite_redis;
+static char redis_why[PATH_MAX + 256];
+static pid_t main_pid;
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* A connection to the server (authenticated with `password` if not NULL), or NULL. */
+static redisContext *redis_connect(int port, const char *password)
+{
+	struct timeval tv = { 2, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisReply *r;
+
+	if (c == NULL || c->err != 0) {
+		if (c != NULL)
+			redisFree(c);
+		return NULL;
+	}
+	if (password != NULL) {
+		r = redisCommand(c, "AUTH %s", password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+/* Starts redis-server in `dir` on `port` (0: a free one) with the settings the backend wants,
+ * and waits (at most 10 s) until it answers PING. false, with redis_why set, on failure. */
+static bool redis_server_start(struct redis_server *rs, int port)
+{
+	char port_s[16], log_path[PATH_MAX + 16];
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	pid_t parent = getpid();
+
+	rs->port = port != 0 ? port : free_port();
+	if (rs->port <= 0) {
+		snprintf(redis_why, sizeof(redis_why), "no free loopback port: %s", strerror(errno));
+		return false;
+	}
+	snprintf(port_s, sizeof(port_s), "%d", rs->port);
+	snprintf(log_path, sizeof(log_path), "%s/redis.log", rs->dir);
+	rs->pid = fork();
+	if (rs->pid < 0) {
+		snprintf(redis_why, sizeof(redis_why), "fork: %s", strerror(errno));
+		return false;
+	}
+	if (rs->pid == 0) {
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		/* Dies with the process that started it, even if that one is killed. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execlp("redis-server", "redis-server", "--port", port_s, "--bind", "127.0.0.1", "--appendonly", "yes",
+		       "--appendfsync", "always", "--dir", rs->dir, "--save", "", "--daemonize", "no", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		redisContext *c = redis_connect(rs->port, NULL);
+		int status;
+
+		if (c != NULL) {
+			redisReply *r = redisCommand(c, "PING");
+			bool up = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+
+			if (r != NULL)
+				freeReplyObject(r);
+			redisFree(c);
+			if (up)
+				return true;
+		}
+		if (waitpid(rs->pid, &status, WNOHANG) == rs->pid) {
+			snprintf(redis_why, sizeof(redis_why),
+				 "redis-server exited with status %d (log: %s; exit 127: not installed)",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, log_path);
+			rs->pid = 0;
+			return false;
+		}
+		nanosleep(&pause, NULL);
+	}
+	snprintf(redis_why, sizeof(redis_why), "redis-server did not answer PING on port %d within 10 s", rs->port);
+	kill(rs->pid, SIGKILL);
+	waitpid(rs->pid, NULL, 0);
+	rs->pid = 0;
+	return false;
+}
+
+static void redis_server_kill(struct redis_server *rs)
+{
+	if (rs->pid <= 0)
+		return;
+	kill(rs->pid, SIGKILL);
+	waitpid(rs->pid, NULL, 0);
+	rs->pid = 0;
+}
+
+/* atexit: only the process that started the suite's server stops it (check forks a child per
+ * test, and those run atexit handlers too). */
+static void suite_redis_stop(void)
+{
+	if (getpid() == main_pid)
+		redis_server_kill(&suite_redis);
+}
+
+/* Runs one command on the suite's server (AUTH with `password` first if not NULL); the reply
+ * must not be an error. */
+static redisReply *redis_run(const char *password, const char *fmt, ...)
+{
+	redisContext *c = redis_connect(suite_redis.port, password);
+	redisReply *r;
+	va_list ap;
+
+	ck_assert_msg(c != NULL, "cannot connect to the test redis-server on port %d", suite_redis.port);
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r != NULL, "%s: %s", fmt, c->errstr);
+	ck_assert_msg(r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r->str);
+	redisFree(c);
+	return r;
+}
+
+static void redis_do(const char *fmt, const char *a, const char *b)
+{
+	freeReplyObject(redis_run(NULL, fmt, a, b));
+}
+
+/* The settings the backend demands, whatever an earlier (failed) test left. */
+static void redis_restore_config(void)
+{
+	redisContext *c = redis_connect(suite_redis.port, NULL);
+	redisReply *r;
+
+	ck_assert_ptr_nonnull(c);
+	r = redisCommand(c, "PING");
+	ck_assert_ptr_nonnull(r);
+	if (r->type == REDIS_REPLY_ERROR) { /* a password test died half-way */
+		freeReplyObject(r);
+		r = redisCommand(c, "AUTH s3cret");
+		ck_assert_ptr_nonnull(r);
+		freeReplyObject(r);
+		r = redisCommand(c, "CONFIG SET requirepass %s", "");
+		ck_assert_ptr_nonnull(r);
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	redis_do("CONFIG SET appendfsync %s", "always", NULL);
+	redis_do("CONFIG SET no-appendfsync-on-rewrite %s", "no", NULL);
+	redis_do("CONFIG SET maxmemory-policy %s", "noeviction", NULL);
+}
+
 static void fx_setup_named(struct fixture *fx, const char *backend)
 {
+	static unsigned nprefix;
+
 	memset(fx, 0, sizeof(*fx));
 	fx->ops = store_ops_find(backend);
 	ck_assert_ptr_nonnull(fx->ops);
@@ -97,6 +306,14 @@ static void fx_setup_named(struct fixture *fx, const char *backend)
 		snprintf(fx->location, sizeof(fx->location), "%s/store.db", fx->dir);
 	else if (strcmp(backend, "json") == 0)
 		snprintf(fx->location, sizeof(fx->location), "%s/store", fx->dir);
+	if (strcmp(backend, "redis") == 0) {
+		ck_assert_msg(suite_redis.pid > 0,
+			      "the redis backend tests need redis-server: run deploy/install-deps.sh (%s)", redis_why);
+		redis_restore_config();
+		snprintf(fx->location, sizeof(fx->location), "redis://127.0.0.1:%d/0", suite_redis.port);
+		snprintf(fx->prefix, sizeof(fx->prefix), "lzt%ld-%u:", (long)getpid(), nprefix++);
+		fx->cfg.key_prefix = fx->prefix;
+	}
 	fx->cfg.location = fx->location[0] != '\0' ? fx->location : NULL;
 	fx_open(fx);
 }
@@ -1474,6 +1691,62 @@ START_TEST(test_sqlite_schema_version)
 }
 END_TEST
 
+/* The one integer `sql` returns from `file`. */
+static int64_t sqlite_int(const char *file, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+/* New files get 8 KiB pages; a file made with SQLite's default 4 KiB pages (as by older
+ * builds) keeps them, and is read and written alike. */
+START_TEST(test_sqlite_page_size)
+{
+	struct fixture f, *fx = &f;
+	struct jrec_load_entity e;
+	struct jrec_load_message m;
+
+	fx_setup_named(fx, "sqlite");
+	fx_close(fx);
+	ck_assert_int_eq(sqlite_int(fx->location, "PRAGMA page_size"), 8192);
+	rm_tree(fx->dir);
+	ck_assert_int_eq(mkdir(fx->dir, 0700), 0);
+	/* An older build's file: 4 KiB pages, WAL, schema version 0 (open migrates it to 1). */
+	sqlite_exec(fx->location, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;"
+				  "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+				  "INSERT INTO schema_version(version) VALUES(0);");
+	fx_open(fx);
+	fx_begin(fx);
+	put_entity(fx, "Orders", ENTITY_QUEUE, 1);
+	for (uint64_t seq = 1; seq <= 20; seq++)
+		put_message(fx, "Orders", JWHERE_MAIN, seq, (int)(seq % 4));
+	fx_commit(fx, 7);
+	fx_reopen(fx);
+	ck_assert_uint_eq(fx_lsn(fx), 7);
+	entity_fill(&e, "Orders", ENTITY_QUEUE, 1);
+	check_entity(fx, "Orders", &e);
+	journal_load_entity_release(&e);
+	message_fill(&m, "Orders", JWHERE_MAIN, 13, 1);
+	check_message(fx, &m);
+	journal_load_message_release(&m);
+	check_load(fx, (const char *const[]){ "Orders" }, 1, 20);
+	fx_close(fx);
+	ck_assert_int_eq(sqlite_int(fx->location, "PRAGMA page_size"), 4096);
+	ck_assert_int_eq(sqlite_int(fx->location, "SELECT version FROM schema_version"), 1);
+	fx_open(fx);
+	fx_teardown(fx);
+}
+END_TEST
+
 START_TEST(test_sqlite_bad_blob)
 {
 	struct fixture f, *fx = &f;
@@ -1495,6 +1768,465 @@ START_TEST(test_sqlite_bad_blob)
 }
 END_TEST
 
+/* The detail names the URL and never the password. */
+static void check_redis_detail(struct fixture *fx, const char *url, const char *password)
+{
+	ck_assert_msg(strstr(fx->detail.text, url) != NULL, "detail does not name %s: %s", url, fx->detail.text);
+	if (password != NULL)
+		ck_assert_msg(strstr(fx->detail.text, password) == NULL, "detail shows the password: %s",
+			      fx->detail.text);
+}
+
+/* Open refuses a server that would answer EXEC before the fold is on disk, or could evict. */
+START_TEST(test_redis_durability_settings)
+{
+	struct fixture f, *fx = &f;
+	const struct {
+		const char *name, *bad, *good, *hint;
+	} cases[] = {
+		{ "appendfsync", "everysec", "always", "appendfsync always" },
+		{ "appendfsync", "no", "always", "appendonly yes" },
+		{ "no-appendfsync-on-rewrite", "yes", "no", "no-appendfsync-on-rewrite no" },
+		{ "maxmemory-policy", "allkeys-lru", "noeviction", "maxmemory-policy noeviction" },
+	};
+
+	fx_setup_named(fx, "redis");
+	fx_close(fx);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		redis_do("CONFIG SET %s %s", cases[i].name, cases[i].bad);
+		ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_EINVAL);
+		ck_assert_ptr_null(fx->s);
+		ck_assert_msg(strstr(fx->detail.text, cases[i].hint) != NULL && strstr(fx->detail.text, cases[i].bad),
+			      "%s %s: %s", cases[i].name, cases[i].bad, fx->detail.text);
+		check_redis_detail(fx, fx->location, NULL);
+		redis_do("CONFIG SET %s %s", cases[i].name, cases[i].good);
+		fx_open(fx);
+		fx_close(fx);
+	}
+	/* volatile-* policies never evict keys without a TTL. */
+	redis_do("CONFIG SET %s %s", "maxmemory-policy", "volatile-lru");
+	fx_open(fx);
+	redis_do("CONFIG SET %s %s", "maxmemory-policy", "noeviction");
+	fx_teardown(fx);
+}
+END_TEST
+
+START_TEST(test_redis_unreachable)
+{
+	struct fixture f, *fx = &f;
+	int port = free_port();
+	char url[128];
+
+	fx_setup_named(fx, "redis");
+	fx_close(fx);
+	ck_assert_int_gt(port, 0);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", port);
+	fx->cfg.location = url;
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_ESYS);
+	ck_assert_ptr_null(fx->s);
+	check_redis_detail(fx, url, NULL);
+	ck_assert_msg(strstr(fx->detail.text, "redis-server") != NULL, "detail: %s", fx->detail.text);
+	/* Not a redis URL at all. */
+	fx->cfg.location = "http://127.0.0.1:6379";
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_EINVAL);
+	fx->cfg.location = fx->location;
+	fx_open(fx);
+	fx_teardown(fx);
+}
+END_TEST
+
+START_TEST(test_redis_password)
+{
+	struct fixture f, *fx = &f;
+	char url[160], shown[160];
+
+	fx_setup_named(fx, "redis");
+	fx_close(fx);
+	redis_do("CONFIG SET requirepass %s", "s3cret", NULL);
+	/* No password given. */
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_ESYS);
+	ck_assert_msg(strstr(fx->detail.text, "password") != NULL, "detail: %s", fx->detail.text);
+	check_redis_detail(fx, fx->location, NULL);
+	/* A wrong one: the detail shows the URL with *** instead. */
+	snprintf(url, sizeof(url), "redis://:wr0ngpass@127.0.0.1:%d/0", suite_redis.port);
+	snprintf(shown, sizeof(shown), "redis://:***@127.0.0.1:%d/0", suite_redis.port);
+	fx->cfg.location = url;
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_ESYS);
+	check_redis_detail(fx, shown, "wr0ngpass");
+	ck_assert_msg(strstr(fx->detail.text, "password") != NULL, "detail: %s", fx->detail.text);
+	/* The right one, %-escaped. */
+	snprintf(url, sizeof(url), "redis://:s3cr%%65t@127.0.0.1:%d/0", suite_redis.port);
+	fx_open(fx);
+	fx_begin(fx);
+	put_entity(fx, "q", ENTITY_QUEUE, 1);
+	fx_commit(fx, 1);
+	fx_close(fx);
+	freeReplyObject(redis_run("s3cret", "CONFIG SET requirepass %s", ""));
+	fx->cfg.location = fx->location;
+	fx_open(fx);
+	check_load(fx, (const char *const[]){ "q" }, 1, 0);
+	fx_teardown(fx);
+}
+END_TEST
+
+START_TEST(test_redis_format)
+{
+	struct fixture f, *fx = &f;
+	char key[1024];
+	redisReply *r;
+
+	fx_setup_named(fx, "redis");
+	fx_begin(fx);
+	put_entity(fx, "q", ENTITY_QUEUE, 1);
+	fx_commit(fx, 5);
+	fx_close(fx);
+	snprintf(key, sizeof(key), "%smeta", fx->prefix);
+	r = redis_run(NULL, "HGET %s format", key);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(r->str, "1");
+	freeReplyObject(r);
+	r = redis_run(NULL, "HGET %s store_id", key);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_uint_eq(r->len, 32);
+	freeReplyObject(r);
+	/* A newer format is refused, and names the version. */
+	redis_do("HSET %s format 2", key, NULL);
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_EUNSUPPORTED);
+	ck_assert_msg(strstr(fx->detail.text, "format 2") != NULL, "detail: %s", fx->detail.text);
+	redis_do("HSET %s format x", key, NULL);
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_EPARSE);
+	redis_do("HSET %s format 1", key, NULL);
+	fx_open(fx);
+	ck_assert_uint_eq(fx_lsn(fx), 5);
+	fx_close(fx);
+	/* Keys under the prefix without meta: not ours. */
+	redis_do("DEL %s", key, NULL);
+	ck_assert_err(fx->ops->open(&fx->cfg, &fx->s, &fx->detail), LZ_EPARSE);
+	ck_assert_msg(strstr(fx->detail.text, fx->prefix) != NULL, "detail: %s", fx->detail.text);
+	/* An undecodable value names its key. */
+	snprintf(fx->prefix + strlen(fx->prefix) - 1, 8, "b:");
+	fx_open(fx);
+	fx_begin(fx);
+	put_entity(fx, "Broken", ENTITY_QUEUE, 1);
+	put_message(fx, "Broken", JWHERE_MAIN, 1, 1);
+	fx_commit(fx, 1);
+	snprintf(key, sizeof(key), "%se:broken", fx->prefix);
+	redis_do("SET %s %s", key, "\xc1");
+	{
+		struct jrec_load_entity e;
+		struct seen s = { 0 };
+
+		ck_assert_err(fx->ops->get_entity(fx->s, "broken", &e, &fx->detail), LZ_EPARSE);
+		ck_assert_msg(strstr(fx->detail.text, key) != NULL, "detail: %s", fx->detail.text);
+		ck_assert_err(fx_load(fx, &s), LZ_EPARSE);
+		seen_release(&s);
+	}
+	fx_teardown(fx);
+}
+END_TEST
+
+/* A visitor that counts and checks the order, keeping only the last item. */
+struct big_load {
+	size_t nentities, nmsgs;
+	char last_entity[64];
+	char last_msg[128];
+};
+
+static lz_err big_entity(void *arg, const struct jrec_load_entity *e)
+{
+	struct big_load *b = arg;
+
+	ck_assert_msg(b->nmsgs == 0, "entity %s after a message", e->path);
+	ck_assert_msg(strcmp(b->last_entity, e->path) < 0, "entity %s after %s", e->path, b->last_entity);
+	snprintf(b->last_entity, sizeof(b->last_entity), "%s", e->path);
+	b->nentities++;
+	return LZ_OK;
+}
+
+static lz_err big_message(void *arg, const struct jrec_load_message *m)
+{
+	struct big_load *b = arg;
+	char key[128];
+
+	snprintf(key, sizeof(key), "%s|%d|%020" PRIu64, m->place.path, (int)m->place.where, m->place.seq);
+	ck_assert_msg(strcmp(b->last_msg, key) < 0, "message %s after %s", key, b->last_msg);
+	snprintf(b->last_msg, sizeof(b->last_msg), "%s", key);
+	b->nmsgs++;
+	return LZ_OK;
+}
+
+/* More entities and messages than one page of every walk, across a reopen; stats agree; inside
+ * a transaction, loads merge the buffered writes into the pages. */
+START_TEST(test_redis_reopen_paged)
+{
+	struct fixture f, *fx = &f;
+	struct big_load b;
+	struct store_visitor v = { big_entity, big_message, &b };
+	struct store_stats st;
+	struct jrec_load_message m;
+	char path[64];
+
+	fx_setup_named(fx, "redis");
+	fx_begin(fx);
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "q%04d", i);
+		put_entity(fx, path, ENTITY_QUEUE, 1);
+	}
+	for (uint64_t seq = 1; seq <= 150; seq++) {
+		put_message(fx, "q0007", JWHERE_MAIN, seq, (int)(seq % 3));
+		put_message(fx, "q0007", JWHERE_DLQ, seq, 2);
+	}
+	put_message(fx, "q0299", JWHERE_SCHEDULED, 1ULL << 62, 3);
+	fx_commit(fx, 42);
+	fx_reopen(fx);
+	ck_assert_uint_eq(fx_lsn(fx), 42);
+	ck_assert_err(fx->ops->stats(fx->s, &st, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(st.entities, 300);
+	ck_assert_uint_eq(st.messages, 301);
+	ck_assert_uint_eq(st.messages_active, 100);
+	ck_assert_uint_eq(st.messages_deferred, 50);
+	ck_assert_uint_eq(st.messages_deadletter, 150);
+	ck_assert_uint_eq(st.messages_scheduled, 1);
+	ck_assert_uint_eq(st.last_applied_lsn, 42);
+	message_fill(&m, "q0299", JWHERE_SCHEDULED, 1ULL << 62, 3);
+	check_message(fx, &m);
+	journal_load_message_release(&m);
+	memset(&b, 0, sizeof(b));
+	ck_assert_err(fx->ops->load(fx->s, &v, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(b.nentities, 300);
+	ck_assert_uint_eq(b.nmsgs, 301);
+	/* In a transaction: deletes and puts on both sides of page boundaries. */
+	fx_begin(fx);
+	ck_assert_err(fx->ops->delete_entity(fx->s, "q0007", &fx->detail), LZ_OK);
+	put_message(fx, "q0007", JWHERE_MAIN, 200, 1);
+	ck_assert_err(fx->ops->delete_entity(fx->s, "q0100", &fx->detail), LZ_OK);
+	put_entity(fx, "q0100a", ENTITY_QUEUE, 1);
+	put_entity(fx, "a-first", ENTITY_QUEUE, 1);
+	put_message(fx, "q0000", JWHERE_DLQ, 3, 2);
+	ck_assert_err(fx->ops->delete_message(fx->s, "q0299", JWHERE_SCHEDULED, 1ULL << 62, &fx->detail), LZ_OK);
+	ck_assert_err(fx->ops->stats(fx->s, &st, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(st.entities, 300);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_uint_eq(st.messages_deadletter, 1);
+	ck_assert_uint_eq(st.messages_scheduled, 0);
+	memset(&b, 0, sizeof(b));
+	ck_assert_err(fx->ops->load(fx->s, &v, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(b.nentities, 300);
+	ck_assert_uint_eq(b.nmsgs, 2);
+	fx_commit(fx, 43);
+	fx_reopen(fx);
+	memset(&b, 0, sizeof(b));
+	ck_assert_err(fx->ops->load(fx->s, &v, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(b.nentities, 300);
+	ck_assert_uint_eq(b.nmsgs, 2);
+	ck_assert_err(fx->ops->stats(fx->s, &st, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_uint_eq(st.messages_active + st.messages_deferred, 1);
+	fx_teardown(fx);
+}
+END_TEST
+
+/* purge deletes every key under the prefix and nothing else; an interrupted purge is finished
+ * by the next open. */
+START_TEST(test_redis_purge_scope)
+{
+	struct fixture f, *fx = &f;
+	char other[1024], meta[1024], stray[1024];
+	redisReply *r;
+
+	fx_setup_named(fx, "redis");
+	snprintf(other, sizeof(other), "%sx", fx->prefix);
+	other[strlen(fx->prefix) - 1] = '_'; /* "lzt…-N_x": same start, another prefix */
+	snprintf(meta, sizeof(meta), "%smeta", fx->prefix);
+	snprintf(stray, sizeof(stray), "%sstray", fx->prefix);
+	redis_do("SET %s %s", other, "keep me");
+	fx_begin(fx);
+	put_entity(fx, "q", ENTITY_QUEUE, 1);
+	put_message(fx, "q", JWHERE_MAIN, 1, 1);
+	fx_commit(fx, 3);
+	ck_assert_err(fx->ops->purge(fx->s, &fx->detail), LZ_OK);
+	ck_assert_uint_eq(fx_lsn(fx), 0);
+	r = redis_run(NULL, "GET %s", other);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	fx_begin(fx);
+	put_entity(fx, "q", ENTITY_QUEUE, 1);
+	fx_commit(fx, 4);
+	fx_close(fx);
+	/* A purge that died after marking meta: open finishes it. */
+	redis_do("HSET %s purging 1", meta, NULL);
+	redis_do("SET %s %s", stray, "x");
+	fx_open(fx);
+	ck_assert_uint_eq(fx_lsn(fx), 0);
+	check_load(fx, NULL, 0, 0);
+	r = redis_run(NULL, "EXISTS %s", stray);
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	r = redis_run(NULL, "HEXISTS %s purging", meta);
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	r = redis_run(NULL, "GET %s", other);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	redis_do("DEL %s", other, NULL);
+	fx_teardown(fx);
+}
+END_TEST
+
+/* A commit that returned survives redis-server being killed (SIGKILL) and restarted on its
+ * AOF: the durability the WAL deletion relies on. A client killed in a transaction leaves the
+ * previous commit exactly. Runs its own redis-server. */
+START_TEST(test_redis_crash)
+{
+	struct fixture f, *fx = &f;
+	struct redis_server rs = { 0 };
+	struct jrec_load_message m;
+	pid_t child;
+	int status;
+
+	fx_setup_named(fx, "redis");
+	fx_close(fx);
+	snprintf(rs.dir, sizeof(rs.dir), "%s/own-redis", fx->dir);
+	ck_assert_int_eq(mkdir(rs.dir, 0700), 0);
+	ck_assert_msg(redis_server_start(&rs, 0), "%s", redis_why);
+	snprintf(fx->location, sizeof(fx->location), "redis://127.0.0.1:%d/0", rs.port);
+	fx_open(fx);
+	fx_begin(fx);
+	put_entity(fx, "q", ENTITY_QUEUE, 1);
+	for (uint64_t seq = 1; seq <= 10; seq++)
+		put_message(fx, "q", JWHERE_MAIN, seq, 1);
+	fx_commit(fx, 10);
+	/* A client that dies in the middle of a transaction, after buffering writes. */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		store *s;
+		struct store_detail d;
+		struct jrec_load_entity e;
+
+		if (fx->ops->open(&fx->cfg, &s, &d) != LZ_OK || fx->ops->begin(s, &d) != LZ_OK)
+			_exit(1);
+		entity_fill(&e, "lost", ENTITY_QUEUE, 1);
+		if (fx->ops->put_entity(s, &e, &d) != LZ_OK ||
+		    fx->ops->delete_message(s, "q", JWHERE_MAIN, 3, &d) != LZ_OK)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "client status %d", status);
+	/* Then the server dies, without a chance to save anything more. */
+	fx_close(fx);
+	redis_server_kill(&rs);
+	ck_assert_msg(redis_server_start(&rs, rs.port), "%s", redis_why);
+	fx_open(fx);
+	ck_assert_uint_eq(fx_lsn(fx), 10);
+	check_no_entity(fx, "lost");
+	message_fill(&m, "q", JWHERE_MAIN, 3, 1);
+	check_message(fx, &m);
+	journal_load_message_release(&m);
+	check_load(fx, (const char *const[]){ "q" }, 1, 10);
+	fx_close(fx);
+	redis_server_kill(&rs);
+	rm_tree(fx->dir);
+}
+END_TEST
+
+/* The fold of a randomized workload into redis, loaded back into a fresh core, gives the live
+ * core's state (tests/unit/test_fold.c does the same for the other backends). */
+struct fold_loader {
+	core *c;
+	struct strbuf enc;
+	char why[1100];
+};
+
+static lz_err fold_load_record(struct fold_loader *l, const struct jrec *r)
+{
+	struct journal_rec rec;
+	struct lz_detail d = { "" };
+	lz_err err;
+
+	strbuf_reset(&l->enc);
+	err = journal_encode(r, &l->enc);
+	if (err == LZ_OK) {
+		rec = (struct journal_rec){ 0, r->type, 0, (const uint8_t *)strbuf_cstr(&l->enc), l->enc.len };
+		err = core_replay(l->c, &rec, &d);
+	}
+	if (err != LZ_OK)
+		snprintf(l->why, sizeof(l->why), "%s: %s", journal_type_name(r->type), d.text);
+	return err;
+}
+
+static lz_err fold_load_entity(void *arg, const struct jrec_load_entity *e)
+{
+	struct jrec r = { .type = JREC_LOAD_ENTITY };
+
+	r.u.load_entity = *e;
+	return fold_load_record(arg, &r);
+}
+
+static lz_err fold_load_message(void *arg, const struct jrec_load_message *m)
+{
+	struct jrec r = { .type = JREC_LOAD_MESSAGE };
+
+	r.u.load_message = *m;
+	return fold_load_record(arg, &r);
+}
+
+START_TEST(test_redis_fold_matches_core)
+{
+	for (uint64_t seed = 300; seed < 303; seed++) {
+		struct fixture f, *fx = &f;
+		struct workload w;
+		struct fold_loader l = { NULL, STRBUF_INIT, "" };
+		struct store_visitor v = { fold_load_entity, fold_load_message, &l };
+		struct core_config cfg = { 0 };
+		struct lz_detail ld = { "" };
+		lz_clock *clk;
+		size_t done = 0;
+
+		workload_run(&w, seed, 1500);
+		fx_setup_named(fx, "redis");
+		while (done < w.log.n) {
+			size_t chunk = 1 + (size_t)((seed * 7919 + done * 104729) % 400);
+			size_t to = done + chunk < w.log.n ? done + chunk : w.log.n;
+			size_t from = done > 5 && chunk % 3 == 0 ? done - 5 : done;
+			fold *fd;
+
+			ck_assert_msg(fold_begin(fx->ops, fx->s, &fd, &fx->detail) == LZ_OK, "fold_begin: %s",
+				      fx->detail.text);
+			for (size_t i = from; i < to; i++) {
+				struct journal_rec rec = journal_log_rec(&w.log, i);
+				lz_err err = fold_record(fd, &rec, &fx->detail);
+
+				if (err != LZ_OK) {
+					fold_abort(fd);
+					ck_abort_msg("seed %llu: fold of lsn %llu (%s): %s (%s)", (unsigned long long)seed,
+						     (unsigned long long)rec.lsn, journal_type_name(rec.type), err_name(err),
+						     fx->detail.text);
+				}
+			}
+			ck_assert_msg(fold_commit(fd, &fx->detail) == LZ_OK, "fold_commit: %s", fx->detail.text);
+			done = to;
+		}
+		fx_reopen(fx);
+		ck_assert_uint_eq(fx_lsn(fx), core_last_lsn(w.c));
+		ck_assert_int_eq(clock_new(true, clock_now(w.clock), &clk), LZ_OK);
+		cfg.clock = clk;
+		ck_assert_int_eq(core_new(&cfg, &l.c), LZ_OK);
+		ck_assert_msg(fx->ops->load(fx->s, &v, &fx->detail) == LZ_OK, "seed %llu: load: %s / %s",
+			      (unsigned long long)seed, fx->detail.text, l.why);
+		ck_assert_int_eq(core_load_done(l.c, fx_lsn(fx), &ld), LZ_OK);
+		workload_expect_same_state(w.c, l.c, "redis", seed);
+		core_free(l.c);
+		clock_free(clk);
+		strbuf_release(&l.enc);
+		fx_teardown(fx);
+		workload_free(&w);
+	}
+}
+END_TEST
+
 START_TEST(test_find)
 {
 	for (int i = 0; i < NBACKENDS; i++) {
@@ -1504,7 +2236,8 @@ START_TEST(test_find)
 		ck_assert_str_eq(ops->name, backends[i]);
 	}
 	ck_assert_ptr_eq(store_ops_find("sqlite"), &store_sqlite_ops);
-	ck_assert_ptr_null(store_ops_find("redis"));
+	ck_assert_ptr_eq(store_ops_find("redis"), &store_redis_ops);
+	ck_assert_ptr_null(store_ops_find("Redis"));
 	ck_assert_ptr_null(store_ops_find("SQLite"));
 	ck_assert_ptr_null(store_ops_find(""));
 	ck_assert_ptr_null(store_ops_find(NULL));
@@ -1538,7 +2271,16 @@ static Suite *store_suite(void)
 	tcase_add_test(one, test_json_layout);
 	tcase_add_test(one, test_json_write_errors);
 	tcase_add_test(one, test_sqlite_schema_version);
+	tcase_add_test(one, test_sqlite_page_size);
 	tcase_add_test(one, test_sqlite_bad_blob);
+	tcase_add_test(one, test_redis_durability_settings);
+	tcase_add_test(one, test_redis_unreachable);
+	tcase_add_test(one, test_redis_password);
+	tcase_add_test(one, test_redis_format);
+	tcase_add_test(one, test_redis_reopen_paged);
+	tcase_add_test(one, test_redis_purge_scope);
+	tcase_add_test(one, test_redis_crash);
+	tcase_add_test(one, test_redis_fold_matches_core);
 	tcase_add_test(one, test_find);
 	suite_add_tcase(s, one);
 	return s;
@@ -1556,10 +2298,23 @@ int main(void)
 		return EXIT_FAILURE;
 	}
 	log_threshold = LOG_ERROR; /* the migration and redo notices are expected here */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		perror("signal");
+		return EXIT_FAILURE;
+	}
+	main_pid = getpid();
+	snprintf(suite_redis.dir, sizeof(suite_redis.dir), "%s/redis", suite_dir);
+	if (mkdir(suite_redis.dir, 0700) != 0 || atexit(suite_redis_stop) != 0) {
+		perror(suite_redis.dir);
+		return EXIT_FAILURE;
+	}
+	if (!redis_server_start(&suite_redis, 0))
+		fprintf(stderr, "test_store: cannot start redis-server: %s; run deploy/install-deps.sh\n", redis_why);
 	sr = srunner_create(store_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	suite_redis_stop(); /* before its directory goes */
 	if (nftw(suite_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		perror(suite_dir);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
