@@ -207,6 +207,9 @@ static int request_offline(struct cli *c, const char *req, bool may_create, cons
 	struct stat st;
 	lz_err err;
 
+	if (c->cfg.storage_type == SETTINGS_STORAGE_MEMORY)
+		return cli_fail(c, CLI_ENOTFOUND, "storage_type is in-memory and persistd is not running (nothing listens "
+				"on %s): there is no stored state", c->cfg.control_url);
 	if (stat(c->cfg.data_dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return cli_fail(c, CLI_ENOTFOUND, "no data directory at %s (persistd is not running either: nothing "
 				"listens on %s)", c->cfg.data_dir, c->cfg.control_url);

@@ -333,6 +333,9 @@ START_TEST(wrong_uses)
 		CLI(&q, NULL, NULL, &r, "storage", "stats");
 		expect_exit(&r, 5, "no data directory");
 		h_cli_free(&r);
+		CLI(&q, "LOCALZURE_STORAGE_TYPE=in-memory", NULL, &r, "storage", "stats");
+		expect_exit(&r, 5, "there is no stored state");
+		h_cli_free(&r);
 		pd_cleanup(&q);
 	}
 }
