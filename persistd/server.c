@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -61,6 +62,18 @@ struct server {
 	nng_socket ctl;             /* control socket (rep0) for the localzure command */
 	bool ctl_open;
 	int64_t next_fold_us;       /* monotonic */
+	/* The fold running on its own thread (fold_start): while `running`, the backend belongs to
+	 * that thread; fold_reap takes it back. */
+	struct bg_fold {
+		pthread_t tid;
+		bool running;
+		atomic_bool done;
+		uint64_t from, through, to;
+		const char *why;
+		int64_t t0;
+		lz_err err;
+		char detail[1024];
+	} bg;
 	int64_t last_fold_ms;       /* wall clock of the last fold's end; 0: none since start */
 	double last_fold_took_ms;
 	uint64_t appends, records, syncs; /* since start: APPEND messages, records made durable, WAL syncs */
@@ -265,29 +278,40 @@ static lz_err fold_walk_one(void *arg, const struct journal_rec *r)
  * Folds the WAL records past applied_lsn into the backend in one transaction, then deletes the
  * segments the backend now holds. Every error is fatal for the caller: the WAL is intact.
  */
-static lz_err server_fold(struct server *s, const char *why, char *detail, size_t cap)
+/* Folds the WAL records from < lsn <= through into the backend in one transaction; *to gets
+ * the last LSN folded. Touches only the backend and the WAL files (wal_read_range), so it may
+ * run on the fold thread while the server's thread appends. */
+static lz_err fold_apply(const struct server *s, uint64_t from, uint64_t through, uint64_t *to, char *detail,
+			 size_t cap)
 {
 	struct fold_walk fw = { .fold_failed = false };
 	char wdetail[512] = "";
-	uint64_t from = s->applied_lsn;
-	uint64_t to;
-	int64_t t0 = clock_monotonic_us();
 	lz_err err;
 
 	err = fold_begin(s->ops, s->store, &fw.f, &fw.sd);
 	if (err != LZ_OK)
 		return fail(detail, cap, err, "fold: cannot begin a %s transaction: %s", s->ops->name, fw.sd.text);
-	err = wal_read_from(s->wal, s->applied_lsn, fold_walk_one, &fw, wdetail, sizeof(wdetail));
+	err = wal_read_range(s->wal, from, through, fold_walk_one, &fw, wdetail, sizeof(wdetail));
 	if (err != LZ_OK) {
 		fold_abort(fw.f);
 		return fail(detail, cap, err, "fold after lsn %" PRIu64 ": %s", from,
 			    fw.fold_failed ? fw.sd.text : wdetail);
 	}
-	to = fold_last_lsn(fw.f);
+	*to = fold_last_lsn(fw.f);
 	err = fold_commit(fw.f, &fw.sd);
 	if (err != LZ_OK)
-		return fail(detail, cap, err, "fold: %s commit through lsn %" PRIu64 " failed: %s", s->ops->name, to,
+		return fail(detail, cap, err, "fold: %s commit through lsn %" PRIu64 " failed: %s", s->ops->name, *to,
 			    fw.sd.text);
+	return LZ_OK;
+}
+
+/* After a fold committed through `to`: the backend's LSN, then the WAL segments it now holds go. */
+static lz_err fold_finish(struct server *s, const char *why, uint64_t from, uint64_t to, int64_t t0, char *detail,
+			  size_t cap)
+{
+	char wdetail[512] = "";
+	lz_err err;
+
 	s->applied_lsn = to;
 	s->last_fold_ms = wall_ms();
 	s->last_fold_took_ms = (double)(clock_monotonic_us() - t0) / 1000.0;
@@ -296,8 +320,66 @@ static lz_err server_fold(struct server *s, const char *why, char *detail, size_
 		return fail(detail, cap, err, "fold: cannot delete folded wal segments in %s: %s", s->wal_dir, wdetail);
 	LZ_LOG(LOG_INFO, "folded the wal into the backend",
 	       "why=%s from_lsn=%" PRIu64 " to_lsn=%" PRIu64 " backend=%s wal_bytes=%" PRIu64 " ms=%.1f", why, from,
-	       s->applied_lsn, s->ops->name, wal_size_bytes(s->wal), (double)(clock_monotonic_us() - t0) / 1000.0);
+	       s->applied_lsn, s->ops->name, wal_size_bytes(s->wal), s->last_fold_took_ms);
 	return LZ_OK;
+}
+
+/* Folds everything the WAL holds past the backend's LSN, on this thread. */
+static lz_err server_fold(struct server *s, const char *why, char *detail, size_t cap)
+{
+	uint64_t from = s->applied_lsn, to = from;
+	int64_t t0 = clock_monotonic_us();
+	lz_err err = fold_apply(s, from, UINT64_MAX, &to, detail, cap);
+
+	return err != LZ_OK ? err : fold_finish(s, why, from, to, t0, detail, cap);
+}
+
+static void *fold_thread_main(void *arg)
+{
+	struct server *s = arg;
+	struct bg_fold *b = &s->bg;
+
+	b->err = fold_apply(s, b->from, b->through, &b->to, b->detail, sizeof(b->detail));
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+/* Starts folding what is durable now on the fold thread; appends go on meanwhile. */
+static lz_err fold_start(struct server *s, const char *why, char *detail, size_t cap)
+{
+	struct bg_fold *b = &s->bg;
+	int rv;
+
+	b->from = b->to = s->applied_lsn;
+	b->through = s->durable_lsn;
+	b->why = why;
+	b->t0 = clock_monotonic_us();
+	b->err = LZ_OK;
+	b->detail[0] = '\0';
+	atomic_store(&b->done, false);
+	rv = pthread_create(&b->tid, NULL, fold_thread_main, s);
+	if (rv != 0) {
+		LZ_LOG(LOG_WARN, "cannot start the fold thread; folding on the server's thread", "error=\"%s\"",
+		       strerror(rv));
+		return server_fold(s, why, detail, cap);
+	}
+	b->running = true;
+	return LZ_OK;
+}
+
+/* Completes the fold thread's fold once it ended (with `wait`, waits for it first): nothing else
+ * may touch the backend while it runs. A fold error is fatal, as on this thread. */
+static lz_err fold_reap(struct server *s, bool wait, char *detail, size_t cap)
+{
+	struct bg_fold *b = &s->bg;
+
+	if (!b->running || (!wait && !atomic_load(&b->done)))
+		return LZ_OK;
+	pthread_join(b->tid, NULL);
+	b->running = false;
+	if (b->err != LZ_OK)
+		return fail(detail, cap, b->err, "%s", b->detail);
+	return fold_finish(s, b->why, b->from, b->to, b->t0, detail, cap);
 }
 
 static bool fold_pending(const struct server *s)
@@ -305,13 +387,16 @@ static bool fold_pending(const struct server *s)
 	return s->wal != NULL && wal_last_lsn(s->wal) > s->applied_lsn;
 }
 
-/* Runs a fold when the timer expired or the WAL passed wal_max_bytes. */
+/* Starts a fold on the fold thread when the timer expired or the WAL passed wal_max_bytes, and
+ * completes the one that ended; one at a time. */
 static lz_err fold_if_due(struct server *s, char *detail, size_t cap)
 {
 	int64_t now = clock_monotonic_us();
 	const char *why = NULL;
-	lz_err err = LZ_OK;
+	lz_err err = fold_reap(s, false, detail, cap);
 
+	if (err != LZ_OK || s->bg.running)
+		return err;
 	if (now >= s->next_fold_us)
 		why = "timer";
 	else if (s->wal != NULL && wal_size_bytes(s->wal) > s->cfg->wal_max_bytes)
@@ -319,7 +404,7 @@ static lz_err fold_if_due(struct server *s, char *detail, size_t cap)
 	if (why == NULL)
 		return LZ_OK;
 	if (fold_pending(s))
-		err = server_fold(s, why, detail, cap);
+		err = fold_start(s, why, detail, cap);
 	s->next_fold_us = now + (int64_t)s->cfg->snapshot_interval * 1000000;
 	return err;
 }
@@ -637,8 +722,11 @@ static lz_err control_poll(struct server *s, char *detail, size_t cap)
 
 	while (s->ctl_open && nng_recvmsg(s->ctl, &msg, NNG_FLAG_NONBLOCK) == 0) {
 		struct strbuf reply = STRBUF_INIT;
-		lz_err err = control_handle(s, nng_msg_body(msg), nng_msg_len(msg), NULL, &reply, detail, cap);
+		lz_err err = fold_reap(s, true, detail, cap); /* every request reads the backend */
 		int rv;
+
+		if (err == LZ_OK)
+			err = control_handle(s, nng_msg_body(msg), nng_msg_len(msg), NULL, &reply, detail, cap);
 
 		nng_msg_free(msg);
 		if (err != LZ_OK) {
@@ -883,8 +971,10 @@ static lz_err on_hello(struct server *s, const struct ipc_msg *m, uint32_t pipe,
 	uint64_t acked = m->u.hello.broker_acked_lsn;
 	int64_t t0 = clock_monotonic_us();
 	uint64_t sent = 0;
-	lz_err err;
+	lz_err err = fold_reap(s, true, detail, cap); /* the state transfer reads the backend */
 
+	if (err != LZ_OK)
+		return err;
 	s->peer = pipe;
 	if (acked > s->durable_lsn)
 		log_write(LOG_ERROR, "acknowledged data was lost: the broker was acked records this store does not hold; "
@@ -1165,6 +1255,8 @@ lz_err server_run(struct server *s, char *detail, size_t detail_cap)
 	}
 	if (next != NULL)
 		nng_msg_free(next);
+	if (err == LZ_OK)
+		err = fold_reap(s, true, detail, detail_cap);
 	if (err != LZ_OK)
 		return err;
 	if (fold_pending(s)) {
@@ -1190,6 +1282,8 @@ void server_close(struct server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->bg.running)
+		pthread_join(s->bg.tid, NULL); /* it uses the backend and the WAL closed below */
 	if (s->listening)
 		nng_close(s->sock);
 	if (s->ctl_open)

@@ -38,18 +38,21 @@
  *   dropped and logged: the broker resends unacknowledged records after it reconnects. pair1
  *   keeps replies queued for a broker that went away and hands them to the next one, so a
  *   broker must ignore what arrives before the WELCOME answering its own HELLO.
- *   Fold: every snapshot_interval seconds, whenever the WAL grows past wal_max_bytes, and at a
- *   clean stop — the WAL records past last_applied_lsn are folded in one backend transaction,
- *   then the segments at or below it are deleted. After the final fold, auto_compact compacts
- *   the backend.
+ *   Fold: every snapshot_interval seconds and whenever the WAL grows past wal_max_bytes, the WAL
+ *   records past last_applied_lsn that are durable at that moment are folded in one backend
+ *   transaction on a fold thread, while this thread goes on appending (one fold at a time; the
+ *   backend belongs to the fold thread until it ends, so a HELLO or a control request waits for
+ *   it); then the segments at or below the folded LSN are deleted. At start-up and at a clean
+ *   stop the fold runs on this thread. After the final fold, auto_compact compacts the backend.
  *
  * Errors: server_open and server_run return LZ_OK or the failing lz_err with `detail` (≥ 256
  * bytes advised) naming the setting, file or LSN. Any write, fsync or backend I/O error in
  * server_run is fatal: nothing more is acknowledged, nothing is retried, server_run returns
  * the error (main exits non-zero) and every acknowledged record is on disk for the next start.
  *
- * Threads and blocking: server_open, server_run and server_close run on one thread; server_run
- * blocks in nng receives of at most SERVER_POLL_MS and in file I/O. server_stop only sets a
+ * Threads and blocking: server_open, server_run and server_close run on one thread (plus the
+ * fold thread server_run starts, see Fold); server_run blocks in nng receives of at most
+ * SERVER_POLL_MS and in file I/O. server_stop only sets a
  * flag (async-signal-safe, any thread); server_run notices it within SERVER_POLL_MS when idle.
  * nng starts its own threads in server_open: block signals meant for the caller before it.
  *

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,11 @@ struct wal {
 	char *dir;
 	const struct fsio_ops *io;
 	uint64_t segment_max;
-	struct wal_segment *segs; /* oldest first; the last one is being written */
+	/* Oldest first; the last one is being written. The owning thread changes the list and the
+	 * last segment's size and last_lsn only with `mu` held, so that wal_read_range on another
+	 * thread can copy them; the owning thread reads them without it. */
+	pthread_mutex_t mu;
+	struct wal_segment *segs;
 	size_t nsegs;
 	size_t cap;
 	int fd;          /* the last segment, open for writing; -1 while there is none */
@@ -716,6 +721,7 @@ lz_err wal_open(const struct wal_opts *opts, wal **out, struct wal_recovery *rec
 	if (w == NULL)
 		return LZ_ENOMEM;
 	w->fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
 	w->io = opts->io != NULL ? opts->io : &fsio_real;
 	w->segment_max =
 		opts->segment_max_bytes != 0 ? opts->segment_max_bytes : WAL_SEGMENT_MAX_DEFAULT;
@@ -855,12 +861,17 @@ static lz_err wal_segment_create(wal *w, uint64_t first_lsn, char *detail, size_
 
 	if (w->nsegs == w->cap) {
 		size_t ncap = w->cap ? w->cap * 2 : 8;
-		struct wal_segment *p = realloc(w->segs, ncap * sizeof(*p));
+		struct wal_segment *p;
 
+		pthread_mutex_lock(&w->mu);
+		p = realloc(w->segs, ncap * sizeof(*p));
+		if (p != NULL) {
+			w->segs = p;
+			w->cap = ncap;
+		}
+		pthread_mutex_unlock(&w->mu);
 		if (p == NULL)
 			return LZ_ENOMEM;
-		w->segs = p;
-		w->cap = ncap;
 	}
 	if (getrandom(&salt, sizeof(salt), 0) != (ssize_t)sizeof(salt)) {
 		detail_set(detail, cap, "getrandom for a segment salt: %s", strerror(errno));
@@ -894,12 +905,14 @@ static lz_err wal_segment_create(wal *w, uint64_t first_lsn, char *detail, size_
 		LZ_LOG(LOG_WARN, "closing a finished wal segment failed", "dir=%s error=\"%s\"",
 		       w->dir, strerror(errno));
 	w->fd = fd;
+	pthread_mutex_lock(&w->mu);
 	w->segs[w->nsegs++] = (struct wal_segment){
 		.first_lsn = first_lsn,
 		.last_lsn = first_lsn - 1,
 		.size = WAL_HEADER_SIZE,
 		.salt = salt,
 	};
+	pthread_mutex_unlock(&w->mu);
 	return LZ_OK;
 out_close_fd:
 	if (w->io->close(fd) != 0)
@@ -985,8 +998,10 @@ lz_err wal_append(wal *w, const struct journal_rec *recs, size_t n, char *detail
 		err = wal_fail(w);
 		goto out_trim_batch;
 	}
+	pthread_mutex_lock(&w->mu);
 	seg->size += w->batch.len;
 	seg->last_lsn = recs[n - 1].lsn;
+	pthread_mutex_unlock(&w->mu);
 out_trim_batch:
 	if (w->batch.cap > WAL_BATCH_KEEP)
 		strbuf_release(&w->batch);
@@ -1075,6 +1090,65 @@ lz_err wal_read_from(wal *w, uint64_t after_lsn,
 	return err;
 }
 
+struct range_walk {
+	uint64_t through;
+	lz_err (*fn)(void *arg, const struct journal_rec *r);
+	void *arg;
+};
+
+static lz_err range_visit(void *arg, const struct journal_rec *r)
+{
+	struct range_walk *rw = arg;
+
+	return r->lsn <= rw->through ? rw->fn(rw->arg, r) : LZ_OK;
+}
+
+lz_err wal_read_range(wal *w, uint64_t after_lsn, uint64_t through_lsn,
+		      lz_err (*fn)(void *arg, const struct journal_rec *r), void *arg, char *detail,
+		      size_t detail_cap)
+{
+	struct wal_reader rd = { .io = w->io };
+	struct range_walk rw = { through_lsn, fn, arg };
+	struct wal_segment *copy;
+	size_t n = 0;
+	lz_err err = LZ_OK;
+
+	/* The segments holding (after_lsn, through_lsn], as they are now: every byte up to a copied
+	 * size was written and fdatasynced, so it can be read while appends go on past it. */
+	pthread_mutex_lock(&w->mu);
+	copy = malloc((w->nsegs ? w->nsegs : 1) * sizeof(*copy));
+	for (size_t i = 0; copy != NULL && i < w->nsegs; i++) {
+		const struct wal_segment *seg = &w->segs[i];
+
+		if (seg->last_lsn >= seg->first_lsn && seg->last_lsn > after_lsn && seg->first_lsn <= through_lsn)
+			copy[n++] = *seg;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (copy == NULL)
+		return LZ_ENOMEM;
+	for (size_t i = 0; i < n && err == LZ_OK; i++) {
+		char path[PATH_MAX];
+		int fd;
+
+		wal_segment_path(w, copy[i].first_lsn, path);
+		fd = w->io->open(path, O_RDONLY | O_CLOEXEC, 0);
+		if (fd < 0) {
+			detail_set(detail, detail_cap, "open %s: %s", path, strerror(errno));
+			err = LZ_ESYS;
+			break;
+		}
+		wal_reader_reset(&rd, fd, copy[i].size);
+		err = wal_segment_replay(&copy[i], &rd, path, after_lsn, range_visit, &rw, detail, detail_cap);
+		if (w->io->close(fd) != 0 && err == LZ_OK) {
+			detail_set(detail, detail_cap, "close %s: %s", path, strerror(errno));
+			err = LZ_ESYS;
+		}
+	}
+	free(rd.buf);
+	free(copy);
+	return err;
+}
+
 lz_err wal_drop_through(wal *w, uint64_t lsn, char *detail, size_t detail_cap)
 {
 	lz_err err = LZ_OK, sync_err;
@@ -1098,8 +1172,10 @@ lz_err wal_drop_through(wal *w, uint64_t lsn, char *detail, size_t detail_cap)
 	}
 	if (dropped == 0)
 		return err;
+	pthread_mutex_lock(&w->mu);
 	memmove(w->segs, w->segs + dropped, (w->nsegs - dropped) * sizeof(*w->segs));
 	w->nsegs -= dropped;
+	pthread_mutex_unlock(&w->mu);
 	sync_err = wal_dir_sync(w, err == LZ_OK ? detail : NULL, detail_cap);
 	return err != LZ_OK ? err : sync_err;
 }
@@ -1142,6 +1218,7 @@ void wal_close(wal *w)
 		LZ_LOG(LOG_WARN, "closing the wal segment being written failed",
 		       "dir=%s error=\"%s\"", w->dir, strerror(errno));
 	strbuf_release(&w->batch);
+	pthread_mutex_destroy(&w->mu);
 	free(w->segs);
 	free(w->dir);
 	free(w);

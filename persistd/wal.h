@@ -31,8 +31,8 @@
  *   LZ_ENOMEM            out of memory (the wal stays usable)
  *
  * Blocking: every call blocks in the file system (it reads, writes and syncs files).
- * Thread rules: a wal belongs to one thread; no call may be made from inside a wal_read_from
- * callback on the same wal.
+ * Thread rules: a wal belongs to one thread, except that wal_read_range (below) may run on
+ * another; no call may be made from inside a wal_read_from callback on the same wal.
  */
 #ifndef LZ_PERSISTD_WAL_H
 #define LZ_PERSISTD_WAL_H
@@ -152,6 +152,16 @@ lz_err wal_read_from(wal *w, uint64_t after_lsn,
 /* Deletes, oldest first, every segment whose records all have LSN ≤ `lsn`, never the segment
  * being written; then fsyncs the directory. Call only once those records are durable elsewhere. */
 lz_err wal_drop_through(wal *w, uint64_t lsn, char *detail, size_t detail_cap);
+
+/*
+ * As wal_read_from for the records after_lsn < lsn <= through_lsn (all of them durable when it
+ * is called), but callable from another thread while the owning thread goes on appending: it
+ * copies the list of segments under the WAL's lock and opens each file itself. Meanwhile the
+ * owning thread must neither drop (wal_drop_through) the segments it reads nor close the wal.
+ */
+lz_err wal_read_range(wal *w, uint64_t after_lsn, uint64_t through_lsn,
+		      lz_err (*fn)(void *arg, const struct journal_rec *r), void *arg, char *detail,
+		      size_t detail_cap);
 
 /* Highest LSN in the WAL, which the next append must follow; 0 when the WAL has no segment.
  * A segment left empty by a crash right after its creation counts as ending at first_lsn - 1. */

@@ -4,7 +4,9 @@
  * SIGKILL at random moments (LZ_CRASH_BROKER_KILLS, default 50) and persistd too
  * (LZ_CRASH_PERSISTD_KILLS, default 20); after each restart every acknowledged send is present,
  * no acknowledged complete comes back, and nothing appears that was never sent. In-flight
- * operations (killed before their answer) may go either way; redeliveries are counted.
+ * operations (killed before their answer) may go either way; redeliveries are counted. The crash
+ * runs use a small wal_max_bytes, so persistd folds on its fold thread throughout and some kills
+ * land in the middle of a fold.
  */
 #include <check.h>
 #include <errno.h>
@@ -189,6 +191,20 @@ static void load_and_kill(struct lzb *b, struct pd *p, bool kill_broker, bool ki
 	pthread_join(r, NULL);
 }
 
+/* Lines of the file `path` that contain `needle`. */
+static int count_lines(const char *path, const char *needle)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
 static unsigned env_unsigned(const char *name, unsigned def)
 {
 	const char *s = getenv(name);
@@ -196,7 +212,9 @@ static unsigned env_unsigned(const char *name, unsigned def)
 	return s != NULL && *s != '\0' ? (unsigned)strtoul(s, NULL, 10) : def;
 }
 
-static void crash_rounds(const char *storage)
+/* `wal_max` (LOCALZURE_WAL_MAX_BYTES) small enough makes persistd fold on its fold thread all
+ * the time, so kills land during folds too. */
+static void crash_rounds(const char *storage, const char *wal_max)
 {
 	struct pd p;
 	struct lzb b;
@@ -209,6 +227,7 @@ static void crash_rounds(const char *storage)
 	memset(&M, 0, sizeof(M));
 	pthread_mutex_init(&M.mu, NULL);
 	pd_init(&p, storage);
+	snprintf(p.env_extra, sizeof(p.env_extra), "LOCALZURE_WAL_MAX_BYTES=%s", wal_max);
 	pd_start(&p);
 	broker_start_durable(&b, &p);
 	mk_queue("q", "<MaxDeliveryCount>1000</MaxDeliveryCount><LockDuration>PT5S</LockDuration>");
@@ -233,8 +252,9 @@ static void crash_rounds(const char *storage)
 	pd_start(&p);
 	broker_start_durable(&b, &p);
 	verify_queue(round);
-	fprintf(stderr, "crash rounds (%s): %d rounds, %d messages sent, %d redeliveries after a crash\n", storage,
-		round, M.next, M.redeliveries);
+	fprintf(stderr, "crash rounds (%s, wal_max_bytes %s): %d rounds, %d messages sent, %d redeliveries after a "
+		"crash, %d folds\n", storage, wal_max, round, M.next, M.redeliveries,
+		count_lines(p.log_path, "msg=\"folded the wal"));
 	lzb_stop_clean(&b);
 	pd_cleanup(&p);
 	pthread_mutex_destroy(&M.mu);
@@ -242,7 +262,7 @@ static void crash_rounds(const char *storage)
 
 START_TEST(crash_sqlite)
 {
-	crash_rounds("sqlite");
+	crash_rounds("sqlite", "256KiB");
 }
 END_TEST
 
@@ -250,7 +270,7 @@ START_TEST(crash_json)
 {
 	setenv("LZ_CRASH_BROKER_KILLS", getenv("LZ_CRASH_BROKER_KILLS") ? getenv("LZ_CRASH_BROKER_KILLS") : "10", 1);
 	setenv("LZ_CRASH_PERSISTD_KILLS", getenv("LZ_CRASH_PERSISTD_KILLS") ? getenv("LZ_CRASH_PERSISTD_KILLS") : "5", 1);
-	crash_rounds("json");
+	crash_rounds("json", "64KiB");
 }
 END_TEST
 
