@@ -16,7 +16,8 @@
  * <entity object> and <message object> are JSON FORMAT 1 of the json backend, documented field
  * by field at the top of persistd/store_json.c (Path, Kind, the description's properties,
  * Rules, DuplicateDetectionHistory; Path, Where, SequenceNumber, state, the message's broker
- * and user properties, Body as base64). Times are ISO 8601 UTC text, durations ISO 8601
+ * and user properties, Body as base64), except that messages carry no BodyText (the body a
+ * second time, as text: it would make the file half as big again; readers ignore it anyway). Times are ISO 8601 UTC text, durations ISO 8601
  * durations, bodies base64 (RFC 4648, padded). A reader refuses a Version it does not know,
  * unknown line kinds, entities after the first message, and a missing or disagreeing trailer:
  * a file cut short is never taken for a smaller state.
@@ -124,7 +125,7 @@ static lz_err writer_entity(void *arg, const struct jrec_load_entity *e)
 static lz_err writer_message(void *arg, const struct jrec_load_message *m)
 {
 	struct writer *w = arg;
-	lz_err err = writer_line(w, "Message", jsonform_message_new(m));
+	lz_err err = writer_line(w, "Message", jsonform_message_new(m, false));
 
 	if (err == LZ_OK) {
 		w->counts->messages++;

@@ -16,6 +16,8 @@
 #ifndef LZ_PERSISTD_JSONFORM_H
 #define LZ_PERSISTD_JSONFORM_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "common/err.h"
@@ -23,7 +25,9 @@
 #include "proto/journal.h"
 
 cJSON *jsonform_entity_new(const struct jrec_load_entity *e);
-cJSON *jsonform_message_new(const struct jrec_load_message *m);
+/* with_text: add BodyText (the body again when it is UTF-8 text, for people reading the file;
+ * readers ignore it) as the json backend's files do. */
+cJSON *jsonform_message_new(const struct jrec_load_message *m, bool with_text);
 lz_err jsonform_entity_read(const cJSON *root, const char *where, struct jrec_load_entity *out,
 			    struct store_detail *detail);
 lz_err jsonform_message_read(const cJSON *root, const char *where, struct jrec_load_message *out,

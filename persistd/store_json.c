@@ -1101,7 +1101,8 @@ static const char *json_state_name(const struct jrec_load_message *m)
 	return m->deferred ? "Deferred" : "Active";
 }
 
-static cJSON *json_message_new(const struct jrec_load_message *m)
+/* The message object; BodyText only `with_text` (the files have it, for people reading them). */
+static cJSON *json_message_new(const struct jrec_load_message *m, bool with_text)
 {
 	const struct journal_place *pl = &m->place;
 	const struct msg_props *p = &m->msg.props;
@@ -1147,7 +1148,7 @@ static cJSON *json_message_new(const struct jrec_load_message *m)
 	b64 = b64_encode(m->msg.body, m->msg.body_len);
 	jw_add(&w, root, "Body", b64 != NULL ? cJSON_CreateString(b64) : NULL);
 	free(b64);
-	if (m->msg.body_len > 0 && utf8_text(m->msg.body, m->msg.body_len)) {
+	if (with_text && m->msg.body_len > 0 && utf8_text(m->msg.body, m->msg.body_len)) {
 		char *text = malloc(m->msg.body_len + 1);
 
 		if (text != NULL) {
@@ -1673,7 +1674,7 @@ static lz_err json_plan_dirty(store *s, struct json_plan *p, const struct json_d
 			return json_plan_add(p, strdup(d->rel), false);
 		if (err != LZ_OK)
 			return err;
-		root = json_message_new(&m);
+		root = json_message_new(&m, true);
 		journal_load_message_release(&m);
 		return json_plan_put(s, p, strdup(d->rel), root, detail);
 	case DIRTY_DIR:
@@ -2511,9 +2512,9 @@ cJSON *jsonform_entity_new(const struct jrec_load_entity *e)
 	return json_entity_new(e);
 }
 
-cJSON *jsonform_message_new(const struct jrec_load_message *m)
+cJSON *jsonform_message_new(const struct jrec_load_message *m, bool with_text)
 {
-	return json_message_new(m);
+	return json_message_new(m, with_text);
 }
 
 lz_err jsonform_entity_read(const cJSON *root, const char *where, struct jrec_load_entity *out,
