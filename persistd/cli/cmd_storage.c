@@ -540,7 +540,7 @@ const struct cli_command cli_storage_commands[] = {
 	  "  --yes           do not ask for confirmation\n" COMMON_HELP
 	  "Refused while a broker is connected: stop the broker, import, start it again.\n",
 	  cmd_import },
-	{ "storage", "compact", "", "VACUUM (sqlite) / remove orphaned files (json); safe while running", COMMON_HELP,
+	{ "storage", "compact", "", "compact the backend (sqlite VACUUM, json orphans, redis AOF rewrite)", COMMON_HELP,
 	  cmd_compact },
 	{ "storage", "purge", "[--yes --force]", "delete every entity and message (asks for DELETE ALL)",
 	  "  --yes --force   confirm without asking (both are needed)\n" COMMON_HELP
