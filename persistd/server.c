@@ -1454,13 +1454,54 @@ static lz_err import_message(void *arg, const struct jrec_load_message *m, char 
 	return err;
 }
 
-static lz_err import_delete_one(void *arg, const char *path)
-{
-	struct import_ctx *ic = arg;
-	lz_err err = ic->s->ops->delete_entity(ic->s->store, path, &ic->sd);
+/* The paths list_entities reports, kept so that they can be deleted after the listing (its
+ * callback may not modify the store). */
+struct path_list {
+	char **v;
+	size_t n, cap;
+};
 
+static lz_err path_list_add(void *arg, const char *path)
+{
+	struct path_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return LZ_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(path);
+	if (l->v[l->n] == NULL)
+		return LZ_ENOMEM;
+	l->n++;
+	return LZ_OK;
+}
+
+static void path_list_release(struct path_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* Deletes every entity (with its messages) inside the open transaction. */
+static lz_err import_clear(struct import_ctx *ic)
+{
+	struct path_list l = { NULL, 0, 0 };
+	lz_err err = ic->s->ops->list_entities(ic->s->store, "", path_list_add, &l, &ic->sd);
+
+	for (size_t i = 0; i < l.n && err == LZ_OK; i++) {
+		err = ic->s->ops->delete_entity(ic->s->store, l.v[i], &ic->sd);
+		if (err == LZ_ENOTFOUND)
+			err = LZ_OK; /* a subscription deleted with its topic by this backend */
+	}
 	if (err != LZ_OK)
 		ic->store_err = err;
+	path_list_release(&l);
 	return err;
 }
 
@@ -1515,7 +1556,7 @@ lz_err server_import(struct server *s, FILE *in, const char *path, bool replace,
 		return fail(detail, cap, err, "%s backend begin: %s", s->ops->name, ic.sd.text);
 	/* One transaction: the old contents go and the file's come in atomically, or nothing changes. */
 	if (replace)
-		err = s->ops->list_entities(s->store, "", import_delete_one, &ic, &ic.sd);
+		err = import_clear(&ic);
 	if (err == LZ_OK)
 		err = export_read(in, path, &sink, progress, counts, why, sizeof(why));
 	free(ic.known);
