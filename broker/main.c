@@ -16,7 +16,9 @@
  * emulator's clock endpoint moves time; the timer thread then only ends long polls.
  *
  * Stopping: SIGTERM or SIGINT stop accepting connections, end parked long polls, let requests in
- * progress finish (up to 5 s), free everything and exit 0.
+ * progress finish (up to 5 s), free everything and exit 0. Exit 3: persistd's store was replaced
+ * (`localzure storage import-data` or `purge`) while this broker was disconnected from it; its
+ * state is stale, and a restart loads the new one (broker/journal_client.c).
  */
 #include <pthread.h>
 #include <signal.h>
