@@ -67,6 +67,7 @@ struct journal_client {
 	struct waiter *w;
 	size_t nw, capw;
 	bool connected, need_hello, stop;
+	bool waits_end; /* journal_client_waits_end: every wait ends at once, not durable */
 	/* The store id of the WELCOME the state came with: a later WELCOME with another id means the
 	 * store was replaced (storage import-data or purge) and this broker's state is stale. */
 	uint8_t store_id[IPC_STORE_ID_LEN];
@@ -285,7 +286,7 @@ static void run_waiters(struct journal_client *jc)
 		for (size_t i = 0; i < jc->nw; i++) {
 			struct waiter *w = &jc->w[i];
 
-			if (nready < 64 && (w->lsn <= jc->acked_lsn || w->deadline_us <= now || jc->stop)) {
+			if (nready < 64 && (w->lsn <= jc->acked_lsn || w->deadline_us <= now || jc->stop || jc->waits_end)) {
 				durable[nready] = w->lsn <= jc->acked_lsn;
 				ready[nready++] = *w;
 			} else {
@@ -515,6 +516,14 @@ bool journal_client_wait(journal_client *jc, uint64_t lsn, void (*cb)(void *arg,
 	}
 	pthread_mutex_unlock(&jc->mu);
 	return done;
+}
+
+void journal_client_waits_end(journal_client *jc)
+{
+	pthread_mutex_lock(&jc->mu);
+	jc->waits_end = true;
+	pthread_mutex_unlock(&jc->mu);
+	run_waiters(jc);
 }
 
 uint64_t journal_client_durable_lsn(journal_client *jc)

@@ -50,6 +50,11 @@ lz_err journal_client_sink(void *arg, const struct journal_rec *rec);
 
 bool journal_client_wait(journal_client *jc, uint64_t lsn, void (*cb)(void *arg, bool durable), void *arg);
 
+/* Shutdown: every pending wait ends now (cb with durable false, on the calling thread) and every
+ * later one within the receive poll interval, so that no request stays parked while the HTTP
+ * server stops. The records stay queued: journal_client_stop still ships them. */
+void journal_client_waits_end(journal_client *jc);
+
 uint64_t journal_client_durable_lsn(journal_client *jc);
 bool journal_client_connected(journal_client *jc);
 

@@ -328,6 +328,47 @@ END_TEST
 
 /* persistd unreachable: reads go on, a change waits LOCALZURE_PERSISTD_TIMEOUT_MS and gets 503,
  * later changes are refused at once with 503; when persistd is back the queued change is stored. */
+/* SIGTERM while a change waits for an unreachable persistd, with a persistd timeout longer than
+ * the broker's 5 s grace: the HTTP server closes the waiting connection and frees its request
+ * before the wait ends; the wait must then end without touching it (under ASan a use after
+ * free fails this test), and the broker exits 0. */
+START_TEST(stop_while_waiting_for_persistd)
+{
+	struct pd p;
+	struct lzb b;
+	struct http_async a;
+	const char *env[] = { "LOCALZURE_DURABILITY=sync", NULL, "LOCALZURE_PERSISTD_TIMEOUT_MS=7000",
+			      "LOCALZURE_CLOCK=real", NULL };
+	int64_t deadline;
+	json_t *peeked = NULL;
+
+	pd_init(&p, "sqlite");
+	env[1] = p.env_data;
+	pd_start(&p);
+	lzb_start(&b, env);
+	mk_queue("q", "");
+	pd_signal(&p, SIGKILL, NULL);
+	http_async_start(&a, "POST", "/q/messages", 30000);
+	/* The send is parked once the message is in the queue (applied, not yet durable). */
+	deadline = h_mono_ms() + 10000;
+	for (;;) {
+		peeked = emu_peek("q", 0, 10);
+		if (json_array_size(peeked) == 1)
+			break;
+		json_decref(peeked);
+		ck_assert_msg(h_mono_ms() < deadline, "the send never reached the queue");
+		h_sleep_ms(10);
+	}
+	json_decref(peeked);
+	ck_assert(!http_async_done(&a));
+	lzb_stop_clean(&b);
+	http_async_wait(&a, 30000);
+	ck_assert_msg(a.resp.status != 201, "the send was acknowledged without persistd");
+	http_resp_free(&a.resp);
+	pd_cleanup(&p);
+}
+END_TEST
+
 START_TEST(persistd_unreachable_gives_503)
 {
 	struct pd p;
@@ -460,6 +501,7 @@ int main(void)
 	tcase_add_test(tc, restart_restores_state);
 	tcase_add_test(tc, backend_swap_sqlite_to_json);
 	tcase_add_test(tc, persistd_unreachable_gives_503);
+	tcase_add_test(tc, stop_while_waiting_for_persistd);
 	tcase_add_test(tc, crash_sqlite);
 	tcase_add_test(tc, crash_json);
 	suite_add_tcase(s, tc);
