@@ -42,10 +42,10 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/value.h"
-#include "persistd/fold.h"
 #include "persistd/store.h"
 #include "proto/journal.h"
 #include "proto/model.h"
+#include "foldcheck.h"
 #include "workload.h"
 
 #define ck_assert_err(expr, want)                                                                   \
@@ -2134,43 +2134,12 @@ END_TEST
 
 /* The fold of a randomized workload into redis, loaded back into a fresh core, gives the live
  * core's state (tests/unit/test_fold.c does the same for the other backends). */
-struct fold_loader {
-	core *c;
-	struct strbuf enc;
-	char why[1100];
-};
-
-static lz_err fold_load_record(struct fold_loader *l, const struct jrec *r)
+static void fx_reopen_in_place(void *arg, store **s)
 {
-	struct journal_rec rec;
-	struct lz_detail d = { "" };
-	lz_err err;
+	struct fixture *fx = arg;
 
-	strbuf_reset(&l->enc);
-	err = journal_encode(r, &l->enc);
-	if (err == LZ_OK) {
-		rec = (struct journal_rec){ 0, r->type, 0, (const uint8_t *)strbuf_cstr(&l->enc), l->enc.len };
-		err = core_replay(l->c, &rec, &d);
-	}
-	if (err != LZ_OK)
-		snprintf(l->why, sizeof(l->why), "%s: %s", journal_type_name(r->type), d.text);
-	return err;
-}
-
-static lz_err fold_load_entity(void *arg, const struct jrec_load_entity *e)
-{
-	struct jrec r = { .type = JREC_LOAD_ENTITY };
-
-	r.u.load_entity = *e;
-	return fold_load_record(arg, &r);
-}
-
-static lz_err fold_load_message(void *arg, const struct jrec_load_message *m)
-{
-	struct jrec r = { .type = JREC_LOAD_MESSAGE };
-
-	r.u.load_message = *m;
-	return fold_load_record(arg, &r);
+	fx_reopen(fx);
+	*s = fx->s;
 }
 
 START_TEST(test_redis_fold_matches_core)
@@ -2178,49 +2147,10 @@ START_TEST(test_redis_fold_matches_core)
 	for (uint64_t seed = 300; seed < 303; seed++) {
 		struct fixture f, *fx = &f;
 		struct workload w;
-		struct fold_loader l = { NULL, STRBUF_INIT, "" };
-		struct store_visitor v = { fold_load_entity, fold_load_message, &l };
-		struct core_config cfg = { 0 };
-		struct lz_detail ld = { "" };
-		lz_clock *clk;
-		size_t done = 0;
 
 		workload_run(&w, seed, 1500);
 		fx_setup_named(fx, "redis");
-		while (done < w.log.n) {
-			size_t chunk = 1 + (size_t)((seed * 7919 + done * 104729) % 400);
-			size_t to = done + chunk < w.log.n ? done + chunk : w.log.n;
-			size_t from = done > 5 && chunk % 3 == 0 ? done - 5 : done;
-			fold *fd;
-
-			ck_assert_msg(fold_begin(fx->ops, fx->s, &fd, &fx->detail) == LZ_OK, "fold_begin: %s",
-				      fx->detail.text);
-			for (size_t i = from; i < to; i++) {
-				struct journal_rec rec = journal_log_rec(&w.log, i);
-				lz_err err = fold_record(fd, &rec, &fx->detail);
-
-				if (err != LZ_OK) {
-					fold_abort(fd);
-					ck_abort_msg("seed %llu: fold of lsn %llu (%s): %s (%s)", (unsigned long long)seed,
-						     (unsigned long long)rec.lsn, journal_type_name(rec.type), err_name(err),
-						     fx->detail.text);
-				}
-			}
-			ck_assert_msg(fold_commit(fd, &fx->detail) == LZ_OK, "fold_commit: %s", fx->detail.text);
-			done = to;
-		}
-		fx_reopen(fx);
-		ck_assert_uint_eq(fx_lsn(fx), core_last_lsn(w.c));
-		ck_assert_int_eq(clock_new(true, clock_now(w.clock), &clk), LZ_OK);
-		cfg.clock = clk;
-		ck_assert_int_eq(core_new(&cfg, &l.c), LZ_OK);
-		ck_assert_msg(fx->ops->load(fx->s, &v, &fx->detail) == LZ_OK, "seed %llu: load: %s / %s",
-			      (unsigned long long)seed, fx->detail.text, l.why);
-		ck_assert_int_eq(core_load_done(l.c, fx_lsn(fx), &ld), LZ_OK);
-		workload_expect_same_state(w.c, l.c, "redis", seed);
-		core_free(l.c);
-		clock_free(clk);
-		strbuf_release(&l.enc);
+		foldcheck_run(fx->ops, &fx->s, &w, seed, fx_reopen_in_place, fx);
 		fx_teardown(fx);
 		workload_free(&w);
 	}
