@@ -67,27 +67,18 @@ struct writer {
 	const struct export_progress *progress;
 	struct export_counts *counts;
 	uint64_t total;
-	bool in_messages;
 	char *detail;
 	size_t cap;
 };
 
-/* Writes {"<kind>": item} and a newline; takes ownership of item. */
-static lz_err writer_line(struct writer *w, const char *kind, cJSON *item)
+/* Writes `obj` (taken: deleted here; NULL means an allocation failed) and a newline. */
+static lz_err writer_raw(struct writer *w, cJSON *obj)
 {
-	cJSON *line = cJSON_CreateObject();
-	char *text;
-	size_t len;
+	char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
 	lz_err err = LZ_OK;
+	size_t len;
 
-	if (line == NULL || item == NULL || !cJSON_AddItemToObject(line, kind, item)) {
-		cJSON_Delete(item);
-		cJSON_Delete(line);
-		detail_set(w->detail, w->cap, "out of memory writing %s", w->path);
-		return LZ_ENOMEM;
-	}
-	text = cJSON_PrintUnformatted(line);
-	cJSON_Delete(line);
+	cJSON_Delete(obj);
 	if (text == NULL) {
 		detail_set(w->detail, w->cap, "out of memory writing %s", w->path);
 		return LZ_ENOMEM;
@@ -100,6 +91,19 @@ static lz_err writer_line(struct writer *w, const char *kind, cJSON *item)
 	w->counts->bytes += len + 1;
 	free(text);
 	return err;
+}
+
+/* Writes {"<kind>": item}; takes ownership of item (NULL: an allocation failed). */
+static lz_err writer_line(struct writer *w, const char *kind, cJSON *item)
+{
+	cJSON *line = item != NULL ? cJSON_CreateObject() : NULL;
+
+	if (line == NULL || !cJSON_AddItemToObject(line, kind, item)) {
+		cJSON_Delete(item);
+		cJSON_Delete(line);
+		line = NULL;
+	}
+	return writer_raw(w, line);
 }
 
 static void writer_tick(struct writer *w)
@@ -134,31 +138,10 @@ static lz_err writer_message(void *arg, const struct jrec_load_message *m)
 	return err;
 }
 
-static lz_err writer_raw(struct writer *w, cJSON *obj)
-{
-	char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
-	lz_err err = LZ_OK;
-	size_t len;
-
-	cJSON_Delete(obj);
-	if (text == NULL) {
-		detail_set(w->detail, w->cap, "out of memory writing %s", w->path);
-		return LZ_ENOMEM;
-	}
-	len = strlen(text);
-	if (fwrite(text, 1, len, w->out) != len || fputc('\n', w->out) == EOF) {
-		detail_set(w->detail, w->cap, "write %s: %s", w->path, strerror(errno));
-		err = LZ_ESYS;
-	}
-	w->counts->bytes += len + 1;
-	free(text);
-	return err;
-}
-
 lz_err export_write(const struct store_ops *ops, store *s, FILE *out, const char *path,
 		    const struct export_progress *progress, struct export_counts *counts, char *detail, size_t cap)
 {
-	struct writer w = { out, path, progress, counts, 0, false, detail, cap };
+	struct writer w = { out, path, progress, counts, 0, detail, cap };
 	struct store_visitor v = { writer_entity, writer_message, &w };
 	struct store_detail sd = { "" };
 	struct store_stats st;
