@@ -460,20 +460,22 @@ static void location_mask(const char *loc, char *out, size_t cap)
 		snprintf(out, cap, "%.*s:***%s", (int)(colon - loc), loc, at);
 }
 
+/* The configured location of a store of `ops` (the in-memory backend has none: data_dir). */
+static const char *ops_location(const struct settings *cfg, const struct store_ops *ops)
+{
+	if (ops == &store_sqlite_ops)
+		return cfg->sqlite_path;
+	if (ops == &store_json_ops)
+		return cfg->json_path;
+	if (ops == &store_redis_ops)
+		return cfg->redis_url;
+	return cfg->data_dir;
+}
+
 /* The configured backend's location. */
 static const char *config_location(const struct settings *cfg)
 {
-	switch (cfg->storage_type) {
-	case SETTINGS_STORAGE_SQLITE:
-		return cfg->sqlite_path;
-	case SETTINGS_STORAGE_JSON:
-		return cfg->json_path;
-	case SETTINGS_STORAGE_REDIS:
-		return cfg->redis_url;
-	case SETTINGS_STORAGE_MEMORY:
-		break;
-	}
-	return cfg->data_dir;
+	return ops_location(cfg, store_ops_find(storage_name(cfg->storage_type)));
 }
 
 static lz_err backend_open(struct server *s, char *detail, size_t cap)
@@ -1298,42 +1300,6 @@ void server_close(struct server *s)
 	free(s);
 }
 
-lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap)
-{
-	const char *colon = strchr(spec, ':');
-	char type[16], shown[SERVER_PATH_MAX];
-	struct store_config cfg = { 0 };
-	struct store_detail sd = { "" };
-	const struct store_ops *ops;
-	store *to = NULL;
-	lz_err err;
-
-	location_mask(spec, shown, sizeof(shown));
-	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(type) || colon[1] == '\0')
-		return fail(detail, detail_cap, LZ_EINVAL,
-			    "--copy-to takes TYPE:LOCATION (sqlite:FILE, json:DIR or redis:URL), not '%s'", shown);
-	memcpy(type, spec, (size_t)(colon - spec));
-	type[colon - spec] = '\0';
-	ops = store_ops_find(type);
-	if (ops == NULL || ops == &store_memory_ops)
-		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: unknown backend '%s' (sqlite, json or redis)", type);
-	if (ops == s->ops && strcmp(colon + 1, s->location) == 0)
-		return fail(detail, detail_cap, LZ_EINVAL, "--copy-to: '%s' is the store in use", shown);
-	cfg.location = colon + 1;
-	cfg.pretty_json = s->cfg->pretty_json;
-	cfg.key_prefix = s->cfg->redis_prefix;
-	err = ops->open(&cfg, &to, &sd);
-	if (err == LZ_OK)
-		err = store_copy(s->ops, s->store, ops, to, &sd);
-	if (err != LZ_OK)
-		fail(detail, detail_cap, err, "copy to %s failed: %s", shown, sd.text);
-	else
-		LZ_LOG(LOG_INFO, "backend copied", "from=%s to=\"%s\" lsn=%llu", s->ops->name, shown,
-		       (unsigned long long)s->applied_lsn);
-	ops->close(to);
-	return err;
-}
-
 /* ---- operator commands (the localzure command, through persistd/control.c) ------------------- */
 
 const struct settings *server_settings(const struct server *s)
@@ -1651,42 +1617,93 @@ out_release:
 	return err;
 }
 
-lz_err server_migrate(struct server *s, const char *spec, struct server_refusal *r, char *detail, size_t cap)
+/* A new store the whole state is copied into (server_copy_to, server_migrate). */
+struct copy_target {
+	const struct store_ops *ops;
+	store *to;                      /* open after copy_into_new succeeded */
+	char type[16];
+	char location[SERVER_PATH_MAX];
+	char shown[SERVER_PATH_MAX];    /* location with a URL's password masked */
+};
+
+/*
+ * Parses `spec`, "TYPE[:LOCATION]" (sqlite, json or redis; LOCATION defaults to the configured
+ * path of that type), opens that store and copies the backend's whole state into it, which must
+ * be empty (store_copy). On success t->to is open; otherwise `r` says why and nothing is open.
+ */
+static void copy_into_new(struct server *s, const char *spec, struct copy_target *t, struct server_refusal *r)
 {
 	const struct settings *cfg = s->cfg;
 	struct store_config sc = { NULL, cfg->pretty_json, cfg->redis_prefix };
 	struct store_detail sd = { "" };
 	const char *colon = strchr(spec, ':');
-	const struct store_ops *ops;
-	char type[16], location[SERVER_PATH_MAX], shown[SERVER_PATH_MAX];
-	store *to = NULL;
 	lz_err err;
 
 	r->code = LZ_OK;
-	if ((colon != NULL ? (size_t)(colon - spec) : strlen(spec)) >= sizeof(type) ||
-	    (colon != NULL && strlen(colon + 1) >= sizeof(location))) {
+	t->to = NULL;
+	if ((colon != NULL ? (size_t)(colon - spec) : strlen(spec)) >= sizeof(t->type) ||
+	    (colon != NULL && strlen(colon + 1) >= sizeof(t->location))) {
 		refuse(r, LZ_EINVAL, "'%s' is not TYPE[:LOCATION]", spec);
-		return LZ_OK;
+		return;
 	}
-	snprintf(type, sizeof(type), "%.*s", colon != NULL ? (int)(colon - spec) : (int)strlen(spec), spec);
-	ops = store_ops_find(type);
-	if (ops == NULL || ops == &store_memory_ops) {
-		refuse(r, LZ_EINVAL, "'%s' is not a backend to migrate to: use sqlite, json or redis", type);
-		return LZ_OK;
+	snprintf(t->type, sizeof(t->type), "%.*s", colon != NULL ? (int)(colon - spec) : (int)strlen(spec), spec);
+	t->ops = store_ops_find(t->type);
+	if (t->ops == NULL || t->ops == &store_memory_ops) {
+		refuse(r, LZ_EINVAL, "'%s' is not a backend to migrate to: use sqlite, json or redis", t->type);
+		return;
 	}
-	if (colon != NULL && colon[1] != '\0')
-		snprintf(location, sizeof(location), "%s", colon + 1);
-	else if (ops == &store_sqlite_ops)
-		snprintf(location, sizeof(location), "%s", cfg->sqlite_path);
-	else if (ops == &store_json_ops)
-		snprintf(location, sizeof(location), "%s", cfg->json_path);
-	else
-		snprintf(location, sizeof(location), "%s", cfg->redis_url);
-	location_mask(location, shown, sizeof(shown));
-	if (ops == s->ops && strcmp(location, s->location) == 0) {
-		refuse(r, LZ_EINVAL, "%s:%s is the store in use", type, shown);
-		return LZ_OK;
+	snprintf(t->location, sizeof(t->location), "%s",
+		 colon != NULL && colon[1] != '\0' ? colon + 1 : ops_location(cfg, t->ops));
+	location_mask(t->location, t->shown, sizeof(t->shown));
+	if (t->ops == s->ops && strcmp(t->location, s->location) == 0) {
+		refuse(r, LZ_EINVAL, "%s:%s is the store in use", t->type, t->shown);
+		return;
 	}
+	sc.location = t->location;
+	err = t->ops->open(&sc, &t->to, &sd);
+	if (err != LZ_OK) {
+		refuse(r, err, "cannot open the %s backend at %s: %s", t->type, t->shown, sd.text);
+		return;
+	}
+	err = store_copy(s->ops, s->store, t->ops, t->to, &sd);
+	if (err == LZ_EEXIST)
+		refuse(r, err, "the %s store at %s is not empty: purge it or choose another location", t->type,
+		       t->shown);
+	else if (err != LZ_OK)
+		refuse(r, err, "copy to %s:%s failed (the state stays in %s): %s", t->type, t->shown, s->ops->name,
+		       sd.text);
+	if (err != LZ_OK) {
+		t->ops->close(t->to);
+		t->to = NULL;
+	}
+}
+
+lz_err server_copy_to(struct server *s, const char *spec, char *detail, size_t detail_cap)
+{
+	const char *colon = strchr(spec, ':');
+	struct server_refusal r;
+	struct copy_target t;
+
+	if (colon == NULL || colon == spec || colon[1] == '\0') {
+		location_mask(spec, t.shown, sizeof(t.shown));
+		return fail(detail, detail_cap, LZ_EINVAL,
+			    "--copy-to takes TYPE:LOCATION (sqlite:FILE, json:DIR or redis:URL), not '%s'", t.shown);
+	}
+	copy_into_new(s, spec, &t, &r);
+	if (r.code != LZ_OK)
+		return fail(detail, detail_cap, r.code, "--copy-to: %s", r.text);
+	LZ_LOG(LOG_INFO, "backend copied", "from=%s to=\"%s:%s\" lsn=%" PRIu64, s->ops->name, t.type, t.shown,
+	       s->applied_lsn);
+	t.ops->close(t.to);
+	return LZ_OK;
+}
+
+lz_err server_migrate(struct server *s, const char *spec, struct server_refusal *r, char *detail, size_t cap)
+{
+	struct copy_target t;
+	lz_err err;
+
+	r->code = LZ_OK;
 	if (!storage_is_persistent(s)) {
 		refuse(r, LZ_ESTATE, "the in-memory backend keeps no WAL: migrating from it is not supported");
 		return LZ_OK;
@@ -1694,36 +1711,22 @@ lz_err server_migrate(struct server *s, const char *spec, struct server_refusal 
 	err = fold_now(s, "migrate", detail, cap);
 	if (err != LZ_OK)
 		return err;
-	sc.location = location;
-	err = ops->open(&sc, &to, &sd);
-	if (err != LZ_OK) {
-		refuse(r, err, "cannot open the %s backend at %s: %s", type, shown, sd.text);
+	copy_into_new(s, spec, &t, r);
+	if (r->code != LZ_OK)
 		return LZ_OK;
-	}
-	err = store_copy(s->ops, s->store, ops, to, &sd);
-	if (err == LZ_EEXIST) {
-		ops->close(to);
-		refuse(r, err, "the %s store at %s is not empty: purge it or choose another location", type, shown);
-		return LZ_OK;
-	}
-	if (err != LZ_OK) {
-		ops->close(to);
-		refuse(r, err, "copy to %s:%s failed (the state stays in %s): %s", type, shown, s->ops->name, sd.text);
-		return LZ_OK;
-	}
 	/* The record is the switch: once it is durable, a restart opens the new store. */
-	err = migrated_write(cfg->data_dir, type, location, detail, cap);
+	err = migrated_write(s->cfg->data_dir, t.type, t.location, detail, cap);
 	if (err != LZ_OK) {
-		ops->close(to);
+		t.ops->close(t.to);
 		return err;
 	}
 	snprintf(s->migrated_from, sizeof(s->migrated_from), "%s:%s", s->ops->name, s->shown);
 	s->ops->close(s->store);
-	s->ops = ops;
-	s->store = to;
-	snprintf(s->location, sizeof(s->location), "%s", location);
-	snprintf(s->shown, sizeof(s->shown), "%s", shown);
+	s->ops = t.ops;
+	s->store = t.to;
+	snprintf(s->location, sizeof(s->location), "%s", t.location);
+	snprintf(s->shown, sizeof(s->shown), "%s", t.shown);
 	LZ_LOG(LOG_WARN, "migrated the state to another backend; set storage_type and its path to match",
-	       "from=%s to=%s:%s lsn=%" PRIu64, s->migrated_from, type, shown, s->applied_lsn);
+	       "from=%s to=%s:%s lsn=%" PRIu64, s->migrated_from, t.type, t.shown, s->applied_lsn);
 	return LZ_OK;
 }
