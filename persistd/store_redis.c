@@ -1696,25 +1696,24 @@ out_free:
 	return err;
 }
 
-static lz_err rd_list_entities(store *s, const char *prefix, lz_err (*fn)(void *arg, const char *path), void *arg,
+/* Calls fn with every entity whose key starts with `key_prefix` (NULL: all), in key order,
+ * the open transaction's writes included. */
+static lz_err rd_entities_each(store *s, const char *key_prefix,
+			       lz_err (*fn)(void *arg, const struct jrec_load_entity *e), void *arg,
 			       struct store_detail *detail)
 {
-	struct rd_oplist l = { .entities = true };
+	struct rd_oplist l = { .entities = true, .prefix = key_prefix };
+	struct strbuf vprefix = STRBUF_INIT;
 	struct rd_walk w;
 	struct rd_item it;
-	struct strbuf vprefix = STRBUF_INIT;
-	char *key = store_key_new(prefix != NULL ? prefix : "");
 	lz_err err;
 
-	if (key == NULL)
-		return LZ_ENOMEM;
-	l.prefix = key;
 	err = rd_keyf(s, &vprefix, "e:");
 	if (err == LZ_OK)
 		err = rd_oplist_get(s, &l);
 	if (err != LZ_OK)
-		goto out_free;
-	err = rd_walk_init(&w, s, s->k_entities, vprefix.data, key, RD_PAGE_ENTITIES, &l, true);
+		goto out_release;
+	err = rd_walk_init(&w, s, s->k_entities, vprefix.data, key_prefix, RD_PAGE_ENTITIES, &l, true);
 	while (err == LZ_OK) {
 		struct jrec r;
 
@@ -1724,12 +1723,37 @@ static lz_err rd_list_entities(store *s, const char *prefix, lz_err (*fn)(void *
 		err = rd_decode(s, JREC_LOAD_ENTITY, it.val, it.len, it.name, &r, detail);
 		if (err != LZ_OK)
 			break;
-		err = fn(arg, r.u.load_entity.path);
+		err = fn(arg, &r.u.load_entity);
 		journal_rec_release(&r);
 	}
 	rd_walk_release(&w);
-out_free:
+out_release:
 	strbuf_release(&vprefix);
+	return err;
+}
+
+struct rd_path_fn {
+	lz_err (*fn)(void *arg, const char *path);
+	void *arg;
+};
+
+static lz_err rd_path_visit(void *arg, const struct jrec_load_entity *e)
+{
+	const struct rd_path_fn *pf = arg;
+
+	return pf->fn(pf->arg, e->path);
+}
+
+static lz_err rd_list_entities(store *s, const char *prefix, lz_err (*fn)(void *arg, const char *path), void *arg,
+			       struct store_detail *detail)
+{
+	struct rd_path_fn pf = { fn, arg };
+	char *key = store_key_new(prefix != NULL ? prefix : "");
+	lz_err err;
+
+	if (key == NULL)
+		return LZ_ENOMEM;
+	err = rd_entities_each(s, key, rd_path_visit, &pf, detail);
 	free(key);
 	return err;
 }
@@ -1896,37 +1920,18 @@ out_release:
 
 static lz_err rd_load(store *s, const struct store_visitor *v, struct store_detail *detail)
 {
-	struct rd_oplist ents = { .entities = true }, msgs = { .messages = true };
-	struct strbuf vprefix = STRBUF_INIT;
+	struct rd_oplist msgs = { .messages = true };
 	struct rd_walk w;
 	struct rd_item it;
 	lz_err err;
 
-	err = rd_keyf(s, &vprefix, "e:");
-	if (err == LZ_OK)
-		err = rd_oplist_get(s, &ents);
+	err = rd_entities_each(s, NULL, v->entity, v->arg, detail);
 	if (err != LZ_OK)
-		goto out_release;
-	err = rd_walk_init(&w, s, s->k_entities, vprefix.data, NULL, RD_PAGE_ENTITIES, &ents, true);
-	while (err == LZ_OK) {
-		struct jrec r;
-
-		err = rd_walk_next(&w, &it, detail);
-		if (err != LZ_OK || it.name == NULL)
-			break;
-		err = rd_decode(s, JREC_LOAD_ENTITY, it.val, it.len, it.name, &r, detail);
-		if (err != LZ_OK)
-			break;
-		err = v->entity(v->arg, &r.u.load_entity);
-		journal_rec_release(&r);
-	}
-	rd_walk_release(&w);
-	if (err != LZ_OK)
-		goto out_release;
+		return err;
 	/* Then every entity that has messages, in key order, and its messages. */
 	err = rd_oplist_get(s, &msgs);
 	if (err != LZ_OK)
-		goto out_release;
+		return err;
 	err = rd_walk_init(&w, s, s->k_msgents, NULL, NULL, RD_PAGE_ENTITIES, &msgs, true);
 	while (err == LZ_OK) {
 		err = rd_walk_next(&w, &it, detail);
@@ -1935,8 +1940,6 @@ static lz_err rd_load(store *s, const struct store_visitor *v, struct store_deta
 		err = rd_load_entity_messages(s, it.name, v, detail);
 	}
 	rd_walk_release(&w);
-out_release:
-	strbuf_release(&vprefix);
 	return err;
 }
 
