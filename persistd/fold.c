@@ -172,35 +172,9 @@ static lz_err entity_remove(fold *f, const char *path, struct store_detail *deta
 	return err;
 }
 
-struct path_list {
-	char **v;
-	size_t n, cap;
-	lz_err err;
-};
-
-static lz_err path_list_add(void *arg, const char *path)
-{
-	struct path_list *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		char **v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return LZ_ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n] = strdup(path);
-	if (l->v[l->n] == NULL)
-		return LZ_ENOMEM;
-	l->n++;
-	return LZ_OK;
-}
-
 struct cache_prefix {
 	const char *prefix;
-	struct path_list *list;
+	struct store_paths *list;
 };
 
 static void cache_collect(void *arg, const char *key, void *value)
@@ -209,12 +183,12 @@ static void cache_collect(void *arg, const char *key, void *value)
 	struct cached_entity *ce = value;
 
 	if (strncmp(key, cp->prefix, strlen(cp->prefix)) == 0 && cp->list->err == LZ_OK)
-		cp->list->err = path_list_add(cp->list, ce->e.path);
+		cp->list->err = store_paths_add(cp->list, ce->e.path);
 }
 
 static lz_err fold_entity_delete(fold *f, const char *path, struct store_detail *detail)
 {
-	struct path_list subs = { 0 };
+	struct store_paths subs = { 0 };
 	char prefix[1100], key[1024];
 	struct cache_prefix cp = { prefix, &subs };
 	lz_err err;
@@ -223,7 +197,7 @@ static lz_err fold_entity_delete(fold *f, const char *path, struct store_detail 
 		return LZ_EINVAL;
 	snprintf(prefix, sizeof(prefix), "%s/subscriptions/", key);
 	/* Subscriptions stored, and subscriptions created in this fold and not flushed yet. */
-	err = f->ops->list_entities(f->s, prefix, path_list_add, &subs, detail);
+	err = f->ops->list_entities(f->s, prefix, store_paths_add, &subs, detail);
 	if (err == LZ_OK) {
 		map_foreach(&f->cache, cache_collect, &cp);
 		err = subs.err;
@@ -233,9 +207,7 @@ static lz_err fold_entity_delete(fold *f, const char *path, struct store_detail 
 		if (err == LZ_ENOTFOUND)
 			err = LZ_OK; /* listed twice: stored and cached */
 	}
-	for (size_t i = 0; i < subs.n; i++)
-		free(subs.v[i]);
-	free(subs.v);
+	store_paths_release(&subs);
 	if (err == LZ_OK)
 		err = entity_remove(f, path, detail);
 	return err;

@@ -1420,45 +1420,12 @@ static lz_err import_message(void *arg, const struct jrec_load_message *m, char 
 	return err;
 }
 
-/* The paths list_entities reports, kept so that they can be deleted after the listing (its
- * callback may not modify the store). */
-struct path_list {
-	char **v;
-	size_t n, cap;
-};
-
-static lz_err path_list_add(void *arg, const char *path)
-{
-	struct path_list *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return LZ_ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n] = strdup(path);
-	if (l->v[l->n] == NULL)
-		return LZ_ENOMEM;
-	l->n++;
-	return LZ_OK;
-}
-
-static void path_list_release(struct path_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
 /* Deletes every entity (with its messages) inside the open transaction. */
 static lz_err import_clear(struct import_ctx *ic)
 {
-	struct path_list l = { NULL, 0, 0 };
-	lz_err err = ic->s->ops->list_entities(ic->s->store, "", path_list_add, &l, &ic->sd);
+	struct store_paths l = { 0 };
+	/* Listed first: list_entities' callback may not change the store. */
+	lz_err err = ic->s->ops->list_entities(ic->s->store, "", store_paths_add, &l, &ic->sd);
 
 	for (size_t i = 0; i < l.n && err == LZ_OK; i++) {
 		err = ic->s->ops->delete_entity(ic->s->store, l.v[i], &ic->sd);
@@ -1467,7 +1434,7 @@ static lz_err import_clear(struct import_ctx *ic)
 	}
 	if (err != LZ_OK)
 		ic->store_err = err;
-	path_list_release(&l);
+	store_paths_release(&l);
 	return err;
 }
 

@@ -67,6 +67,34 @@ lz_err store_check_tx(const char *backend, bool in_tx, bool want, const char *wh
 	return LZ_OK;
 }
 
+lz_err store_paths_add(void *arg, const char *path)
+{
+	struct store_paths *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return LZ_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(path);
+	if (l->v[l->n] == NULL)
+		return LZ_ENOMEM;
+	l->n++;
+	return LZ_OK;
+}
+
+void store_paths_release(struct store_paths *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i]);
+	free(p->v);
+	*p = (struct store_paths){ 0 };
+}
+
 struct copy_ctx {
 	const struct store_ops *ops;
 	store *to;

@@ -124,6 +124,17 @@ lz_err store_check_path(const char *backend, const char *path, struct store_deta
 /* LZ_ESTATE ("<backend>: <what> outside / inside a transaction") unless in_tx == want. */
 lz_err store_check_tx(const char *backend, bool in_tx, bool want, const char *what, struct store_detail *d);
 
+/* Entity paths collected by store_paths_add (a list_entities callback), so that the caller can
+ * change the store after the listing. `err` is for callers that add outside list_entities. */
+struct store_paths {
+	char **v;
+	size_t n, cap;
+	lz_err err;
+};
+
+lz_err store_paths_add(void *arg, const char *path); /* arg: struct store_paths; LZ_ENOMEM */
+void store_paths_release(struct store_paths *p);
+
 /* A lower-cased heap copy of `path` (ASCII folding: entity keys are case-insensitive); NULL when
  * out of memory. */
 char *store_key_new(const char *path);
