@@ -1659,10 +1659,27 @@ out_release:
 	return err;
 }
 
-static lz_err rd_delete_entity(store *s, const char *path, struct store_detail *detail)
+/* Buffers the delete of `key`; *existed tells whether it held a value before (a key not written
+ * in this transaction yet exists if Redis holds it: asked at once). */
+static lz_err rd_delete_key(store *s, const char *key, bool is_msg, const char *ent, const char *member,
+			    bool *existed, struct store_detail *detail)
 {
 	struct rd_op *op;
-	bool existed, created;
+	bool created;
+	lz_err err = rd_op_get(s, key, is_msg, ent, member, &op, &created);
+
+	if (err == LZ_OK && created)
+		err = rd_probe_one(s, op, detail);
+	if (err != LZ_OK)
+		return err;
+	*existed = created ? op->old != RD_ABSENT : !op->del;
+	rd_op_delete(op);
+	return LZ_OK;
+}
+
+static lz_err rd_delete_entity(store *s, const char *path, struct store_detail *detail)
+{
+	bool existed;
 	char *ent;
 	lz_err err;
 
@@ -1676,16 +1693,9 @@ static lz_err rd_delete_entity(store *s, const char *path, struct store_detail *
 		return LZ_ENOMEM;
 	err = rd_keyf(s, &s->key, "e:%s", ent);
 	if (err == LZ_OK)
-		err = rd_op_get(s, s->key.data, false, ent, NULL, &op, &created);
+		err = rd_delete_key(s, s->key.data, false, ent, NULL, &existed, detail);
 	if (err != LZ_OK)
 		goto out_free;
-	/* Not written in this transaction yet: it exists if Redis holds it. */
-	if (created)
-		err = rd_probe_one(s, op, detail);
-	if (err != LZ_OK)
-		goto out_free;
-	existed = created ? op->old != RD_ABSENT : !op->del;
-	rd_op_delete(op);
 	err = rd_delete_messages_of(s, ent, detail);
 	if (err == LZ_OK && !existed) {
 		store_detail_set(detail, "redis: no entity '%s'", path);
@@ -1838,8 +1848,7 @@ static lz_err rd_delete_message(store *s, const char *path, enum journal_where w
 				struct store_detail *detail)
 {
 	char member[RD_MEMBER_LEN];
-	struct rd_op *op;
-	bool existed, created;
+	bool existed;
 	char *ent;
 	lz_err err;
 
@@ -1856,20 +1865,11 @@ static lz_err rd_delete_message(store *s, const char *path, enum journal_where w
 	rd_member(member, where, seq);
 	err = rd_keyf(s, &s->key, "m:%s:%s", ent, member);
 	if (err == LZ_OK)
-		err = rd_op_get(s, s->key.data, true, ent, member, &op, &created);
-	if (err != LZ_OK)
-		goto out_free;
-	if (created)
-		err = rd_probe_one(s, op, detail);
-	if (err != LZ_OK)
-		goto out_free;
-	existed = created ? op->old != RD_ABSENT : !op->del;
-	rd_op_delete(op);
-	if (!existed) {
+		err = rd_delete_key(s, s->key.data, true, ent, member, &existed, detail);
+	if (err == LZ_OK && !existed) {
 		store_detail_set(detail, "redis: no message %" PRIu64 " (where %d) in '%s'", seq, (int)where, path);
 		err = LZ_ENOTFOUND;
 	}
-out_free:
 	free(ent);
 	return err;
 }
