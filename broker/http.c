@@ -161,18 +161,6 @@ struct http_req {
 	struct MHD_Response *dur_resp;
 	bool dur_shared;
 	unsigned dur_status;
-	struct dur_ticket *dur_ticket; /* the journal client's pending wait for this request, or NULL */
-};
-
-/*
- * What a durability wait registered with the journal client points at, instead of the request
- * itself: the connection can be closed (and its request freed) before the wait ends, e.g. by
- * MHD_stop_daemon at shutdown while persistd is away. Under poll_mu: on_completed clears `q`;
- * the wait's callback, which runs exactly once, frees the ticket.
- */
-struct dur_ticket {
-	struct http_server *srv;
-	struct http_req *q; /* NULL once the request is gone */
 };
 
 struct http_server {
@@ -273,23 +261,17 @@ static enum MHD_Result reply_error(struct http_req *q, unsigned status, const ch
 /* journal_client waiter: the change of a held response is durable (or the wait timed out). */
 static void durable_on_result(void *arg, bool durable)
 {
-	struct dur_ticket *t = arg;
-	struct http_server *s = t->srv;
-	struct http_req *q;
+	struct http_req *q = arg;
+	struct http_server *s = q->srv;
 
 	pthread_mutex_lock(&s->poll_mu);
-	q = t->q;
-	if (q != NULL) {
-		q->dur_ticket = NULL;
-		q->dur_fired = true;
-		q->dur_durable = durable;
-		if (q->dur_suspended) {
-			q->dur_suspended = false;
-			MHD_resume_connection(q->conn);
-		}
+	q->dur_fired = true;
+	q->dur_durable = durable;
+	if (q->dur_suspended) {
+		q->dur_suspended = false;
+		MHD_resume_connection(q->conn);
 	}
 	pthread_mutex_unlock(&s->poll_mu);
-	free(t);
 }
 
 /* Operations whose answer promises a durable change. Peek-lock (a delivery-count bump whose
@@ -349,25 +331,14 @@ static enum MHD_Result reply(struct http_req *q, unsigned status, struct MHD_Res
 {
 	struct http_server *s = q->srv;
 	uint64_t lsn = core_thread_lsn();
-	struct dur_ticket *t;
 
 	if (s->cfg.journal == NULL || status >= 400 || resp == NULL || lsn == 0 || !op_needs_durable(q->op))
 		return reply_now(q, status, resp, shared, detail);
-	t = malloc(sizeof(*t));
-	if (t == NULL) {
-		if (!shared)
-			MHD_destroy_response(resp);
-		return reply_error(q, 503, "SubCode=50301. The change was applied but the broker ran out of memory "
-				   "waiting for persistd to confirm it durable.");
-	}
-	*t = (struct dur_ticket){ s, q };
 	pthread_mutex_lock(&s->poll_mu);
-	if (journal_client_wait(s->cfg.journal, lsn, durable_on_result, t)) {
+	if (journal_client_wait(s->cfg.journal, lsn, durable_on_result, q)) {
 		pthread_mutex_unlock(&s->poll_mu);
-		free(t); /* already durable: the callback will not run */
 		return reply_now(q, status, resp, shared, detail);
 	}
-	q->dur_ticket = t;
 	q->dur_resp = resp;
 	q->dur_shared = shared;
 	q->dur_status = status;
@@ -1892,14 +1863,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	}
 	q->poll_fired = false;
 	q->poll_resumed = false;
-	pthread_mutex_lock(&s->poll_mu);
-	if (q->dur_ticket != NULL) {
-		/* Closed while its change waits for persistd: the wait's callback must not find it. */
-		q->dur_ticket->q = NULL;
-		q->dur_ticket = NULL;
-		q->dur_suspended = false;
-	}
-	pthread_mutex_unlock(&s->poll_mu);
 	if (q->dur_resp != NULL && !q->dur_shared)
 		MHD_destroy_response(q->dur_resp); /* closed while waiting for persistd */
 	q->dur_resp = NULL;
@@ -1928,10 +1891,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		return;
 	}
 	if (q != NULL) {
-		pthread_mutex_lock(&s->poll_mu);
-		if (q->dur_ticket != NULL)
-			q->dur_ticket->q = NULL; /* normally on_completed has done this already */
-		pthread_mutex_unlock(&s->poll_mu);
 		strbuf_release(&q->body);
 		strbuf_release(&q->scratch);
 		free(q);
@@ -2088,7 +2047,8 @@ void http_server_stop(http_server *s, unsigned grace_ms)
 	s->stopping = true;
 	pthread_mutex_unlock(&s->poll_mu);
 	/* Requests waiting for persistd answer now (503: not confirmed durable; their records are
-	 * still shipped by the journal client's stop): MHD cannot stop with suspended connections. */
+	 * still shipped by the journal client's stop): MHD cannot stop with suspended connections,
+	 * and a suspended connection is freed by nothing else, so a wait never outlives its request. */
 	if (s->cfg.journal != NULL)
 		journal_client_waits_end(s->cfg.journal);
 	/* End every parked poll; none can be parked once `stopping` is set. */
